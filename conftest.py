@@ -1,0 +1,11 @@
+"""Test-run settings shared by the unit tests and the nbval notebook runs.
+
+Kernels started by nbval inherit this process's environment, so TensorFlow's C++ logging is
+quietened here as well as in resnets_utils (which covers students running JupyterLab).
+"""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("PYTHONHASHSEED", "0")
+# A headless backend for tests that draw; kernels use the inline backend regardless.
+os.environ.setdefault("MPLBACKEND", "Agg")

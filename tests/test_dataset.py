@@ -1,0 +1,199 @@
+"""The course's SIGNS-format data: format, balance, determinism, loader and its error messages."""
+import hashlib
+import importlib.util
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+import resnets_utils as ru
+
+REPO = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("make_signs", REPO / "datasets" / "make_signs.py")
+make_signs = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(make_signs)
+
+# sha256 of the arrays (x, then y) the generator makes with its default seed.
+# If the generator changes on purpose, regenerate the data and update these two lines.
+TRAIN_SHA = "ba4e8fbd302750783b3adefbf3e617285fdb255fc4e56c426b0645e2df47c034"
+TEST_SHA = "56ebe6ea3ebcb1806e60496270972346e2d919498dedde6631adc24de578c2cf"
+
+
+def digest(x, y):
+    return hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return ru.load_dataset()
+
+
+@pytest.mark.parametrize("split, m", [("train", 1080), ("test", 120)])
+def test_files_have_the_original_keys_shapes_and_dtypes(split, m):
+    with h5py.File(REPO / "datasets" / f"{split}_signs.h5") as f:
+        assert sorted(f.keys()) == sorted([f"{split}_set_x", f"{split}_set_y", "list_classes"])
+        assert f[f"{split}_set_x"].shape == (m, 64, 64, 3) and f[f"{split}_set_x"].dtype == np.uint8
+        assert f[f"{split}_set_y"].shape == (m,) and f[f"{split}_set_y"].dtype == np.int64
+        assert f["list_classes"][:].tolist() == [0, 1, 2, 3, 4, 5]
+
+
+def test_loader_returns_what_the_original_returned(data):
+    x_train, y_train, x_test, y_test, classes = data
+    assert x_train.shape == (1080, 64, 64, 3) and x_test.shape == (120, 64, 64, 3)
+    assert y_train.shape == (1, 1080) and y_test.shape == (1, 120)
+    assert classes.tolist() == list(range(6))
+
+
+def test_classes_are_balanced(data):
+    _, y_train, _, y_test, _ = data
+    assert np.bincount(y_train.ravel()).tolist() == [180] * 6
+    assert np.bincount(y_test.ravel()).tolist() == [20] * 6
+
+
+def test_no_test_image_is_a_copy_of_a_training_image(data):
+    x_train, _, x_test, _, _ = data
+    train = {digest(x, 0) for x in x_train}
+    assert not any(digest(x, 0) in train for x in x_test)
+
+
+def test_committed_files_match_the_stored_checksums(data):
+    x_train, y_train, x_test, y_test, _ = data
+    assert digest(x_train, y_train.ravel()) == TRAIN_SHA
+    assert digest(x_test, y_test.ravel()) == TEST_SHA
+
+
+def test_generator_reproduces_the_committed_data_byte_for_byte(data):
+    x_train, y_train, x_test, y_test, _ = data
+    seed = make_signs.DEFAULT_SEED
+    x, y = make_signs.make_split(make_signs.TEST_PER_CLASS, seed, "test")
+    assert digest(x, y) == digest(x_test, y_test.ravel())
+    picks = list(range(0, 1080, 9))   # a spread sample of the training set keeps the suite fast
+    x, y = make_signs.make_split(make_signs.TRAIN_PER_CLASS, seed, "train", indices=picks)
+    assert np.array_equal(x, x_train[picks]) and np.array_equal(y, y_train.ravel()[picks])
+
+
+def test_another_seed_gives_other_images():
+    a, _ = make_signs.make_split(1, 1, "test")
+    b, _ = make_signs.make_split(1, 2, "test")
+    assert not np.array_equal(a, b)
+
+
+def test_raw_pixels_are_not_enough(data):
+    """Difficulty that teaches something: a nearest-centroid classifier on pixels stays far below 70%."""
+    x_train, y_train, x_test, y_test, _ = data
+    a = x_train.reshape(1080, -1) / 255.0
+    b = x_test.reshape(120, -1) / 255.0
+    centroids = np.stack([a[y_train.ravel() == c].mean(0) for c in range(6)])
+    pred = np.argmin(((b[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)
+    assert (pred == y_test.ravel()).mean() < 0.5
+
+
+def test_convert_to_one_hot():
+    y = np.array([[0, 5, 2]])
+    one_hot = ru.convert_to_one_hot(y, 6)
+    assert one_hot.shape == (6, 3)
+    assert one_hot.argmax(0).tolist() == [0, 5, 2] and one_hot.sum() == 3
+    with pytest.raises(ValueError, match="0..5"):
+        ru.convert_to_one_hot(np.array([6]), 6)
+
+
+# ---- clear errors ---------------------------------------------------------------------------
+
+@pytest.fixture
+def folder(tmp_path):
+    for split in ("train", "test"):
+        shutil.copy(REPO / "datasets" / f"{split}_signs.h5", tmp_path)
+    return tmp_path
+
+
+def test_missing_file_names_the_file_and_the_command(folder):
+    (folder / "test_signs.h5").unlink()
+    with pytest.raises(ru.DatasetError) as e:
+        ru.load_dataset(folder)
+    assert "test_signs.h5 is missing" in str(e.value)
+    assert "python datasets/make_signs.py" in str(e.value)
+
+
+def test_corrupt_file_says_it_is_not_readable(folder):
+    data = (folder / "train_signs.h5").read_bytes()
+    (folder / "train_signs.h5").write_bytes(data[: len(data) // 3])   # a truncated download
+    with pytest.raises(ru.DatasetError, match="not a readable HDF5 file"):
+        ru.load_dataset(folder)
+    (folder / "train_signs.h5").write_text("<html>404 Not Found</html>")
+    with pytest.raises(ru.DatasetError, match="train_signs.h5 is not a readable HDF5 file"):
+        ru.load_dataset(folder)
+
+
+def test_foreign_file_names_the_missing_key(folder):
+    with h5py.File(folder / "train_signs.h5", "w") as f:
+        f["images"] = np.zeros((2, 64, 64, 3), np.uint8)
+    with pytest.raises(ru.DatasetError, match="no 'train_set_x' dataset .*it has: images"):
+        ru.load_dataset(folder)
+
+
+@pytest.mark.parametrize("x, problem", [
+    (np.zeros((4, 32, 32, 3), np.uint8), r"shape \(4, 32, 32, 3\)"),
+    (np.zeros((4, 64, 64, 3), np.float32), "dtype float32"),
+])
+def test_wrong_image_shape_or_dtype_is_named(folder, x, problem):
+    with h5py.File(folder / "train_signs.h5", "w") as f:
+        f["train_set_x"], f["train_set_y"], f["list_classes"] = x, np.zeros(4, np.int64), np.arange(6)
+    with pytest.raises(ru.DatasetError, match=problem):
+        ru.load_dataset(folder)
+
+
+def test_label_count_mismatch_is_named(folder):
+    with h5py.File(folder / "train_signs.h5", "w") as f:
+        f["train_set_x"] = np.zeros((4, 64, 64, 3), np.uint8)
+        f["train_set_y"], f["list_classes"] = np.zeros(3, np.int64), np.arange(6)
+    with pytest.raises(ru.DatasetError, match="one label per image"):
+        ru.load_dataset(folder)
+
+
+def test_original_signs_files_load_unchanged(tmp_path):
+    """The original files hold the same keys; extra attributes or keys do not matter."""
+    rng = np.random.default_rng(0)
+    for split, m in (("train", 1080), ("test", 120)):
+        with h5py.File(tmp_path / f"{split}_signs.h5", "w") as f:
+            f[f"{split}_set_x"] = rng.integers(0, 256, (m, 64, 64, 3), dtype=np.uint8)
+            f[f"{split}_set_y"] = rng.integers(0, 6, m).astype(np.int64)
+            f["list_classes"] = np.arange(6, dtype=np.int64)
+            f.attrs["source"] = "original"
+    x_train, y_train, x_test, y_test, classes = ru.load_dataset(tmp_path)
+    assert x_train.shape == (1080, 64, 64, 3) and y_test.shape == (1, 120)
+
+
+def test_generator_never_leaves_a_half_written_file(tmp_path, monkeypatch):
+    target = tmp_path / "train_signs.h5"
+    target.write_bytes(b"previous good file")
+
+    def explode(*args, **kwargs):
+        raise KeyboardInterrupt   # the user presses Ctrl-C mid-write
+
+    monkeypatch.setattr(h5py.File, "create_dataset", explode, raising=False)
+    monkeypatch.setattr(h5py.Group, "create_dataset", explode)
+    with pytest.raises(KeyboardInterrupt):
+        make_signs.write_h5_atomic(target, "train", np.zeros((1, 64, 64, 3), np.uint8), np.zeros(1, np.int64))
+    assert target.read_bytes() == b"previous good file"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def test_generator_command_line_writes_loadable_files(tmp_path, monkeypatch):
+    monkeypatch.setattr(make_signs, "TRAIN_PER_CLASS", 2)
+    monkeypatch.setattr(make_signs, "TEST_PER_CLASS", 1)
+    make_signs.main(["--out", str(tmp_path), "--images", str(tmp_path), "--seed", "5"])
+    x_train, y_train, x_test, y_test, _ = ru.load_dataset(tmp_path)
+    assert x_train.shape == (12, 64, 64, 3) and x_test.shape == (6, 64, 64, 3)
+    assert (tmp_path / "my_image.jpg").exists() and (tmp_path / "signs_samples.png").exists()
+    assert oct((tmp_path / "train_signs.h5").stat().st_mode & 0o777) == "0o644"
+
+
+def test_my_image_is_a_photo_sized_rgb_image():
+    from PIL import Image
+
+    img = Image.open(REPO / "images" / "my_image.jpg")
+    assert img.mode == "RGB" and img.size == (256, 256)
