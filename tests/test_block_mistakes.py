@@ -1,0 +1,58 @@
+"""Every catalogued mistake is caught by the in-notebook check, with its hint, and fails nbval."""
+import pytest
+
+from block_checks import CheckFailed, check_convolutional_block, check_identity_block
+from tests import block_mistakes as bm
+from tests.notebook_tools import NOTEBOOKS, code_cells, graded_source, namespace_for, read, run_nbval, tagged
+
+CHECKS = {"identity_block": check_identity_block, "convolutional_block": check_convolutional_block}
+CASES = [(ex, m) for ex, mistakes in bm.MISTAKES.items() for m in mistakes]
+
+
+def define(exercise, source):
+    nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+    ns = namespace_for(nb)
+    exec(source, ns)
+    return ns[exercise]
+
+
+@pytest.mark.parametrize("exercise", bm.MISTAKES)
+def test_at_least_ten_mistakes_per_block(exercise):
+    assert len(bm.MISTAKES[exercise]) >= 10
+
+
+@pytest.mark.parametrize("exercise", bm.MISTAKES)
+def test_the_solution_passes_the_check(exercise, capsys):
+    nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+    CHECKS[exercise](define(exercise, graded_source(nb, exercise)))
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
+@pytest.mark.parametrize("exercise, mistake", CASES, ids=[f"{e}-{m[0]}" for e, m in CASES])
+def test_check_names_the_mistake(exercise, mistake):
+    _, edits, hint = mistake
+    nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+    wrong = define(exercise, bm.apply(graded_source(nb, exercise), edits))
+    with pytest.raises(CheckFailed) as e:
+        CHECKS[exercise](wrong)
+    assert hint in str(e.value), f"expected the hint {hint!r}, got: {e.value}"
+    # The notebook shows the message alone, never a Keras traceback.
+    assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
+
+
+def test_nbval_fails_on_every_mistake(tmp_path):
+    """Each mistake, written into the solution notebook, makes nbval fail at that exercise's check cell."""
+    paths, expected = [], {}
+    for exercise, (mid, edits, _) in CASES:
+        nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+        [(_, cell)] = tagged(nb, "graded", exercise)
+        cell.source = bm.apply(cell.source, edits)
+        path = tmp_path / f"{exercise}-{mid}.ipynb"
+        path.write_text(__import__("nbformat").writes(nb))
+        paths.append(path)
+        expected[path.name] = {i for i, c in tagged(nb, "check", exercise) if "check_" in c.source}
+    results, log = run_nbval(paths, tmp_path)
+    for name, want in expected.items():
+        failed = set(results[name]["failed"])
+        assert results[name]["ran"] > 0, f"nbval did not run {name}:\n{log[-2000:]}"
+        assert want <= failed, f"{name}: the check cell {want} did not fail under nbval (failed: {failed})"

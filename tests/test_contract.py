@@ -1,0 +1,98 @@
+"""The student/instructor contract: students are a fresh release of the solutions, and nbval
+passes the solutions, fails untouched student notebooks exactly at the graded checks, and
+passes student notebooks with correct code written into their START/END regions."""
+import shutil
+
+import nbformat
+import pytest
+
+from tools import release
+from tests.notebook_tools import NOTEBOOKS, STUDENTS, code_cells, read, run_nbval, tagged
+
+SOLUTIONS = release.solution_notebooks()
+
+
+def test_there_are_graded_notebooks():
+    assert any(tagged(read(p), "graded") for p in SOLUTIONS)
+
+
+def test_student_notebooks_are_a_fresh_release(capsys):
+    assert release.main(["--check"]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_every_graded_exercise_has_tagged_checks(path):
+    nb = read(path)
+    for _, cell in tagged(nb, "graded"):
+        exercise = cell.metadata.get("exercise")
+        assert exercise, "a graded cell needs metadata 'exercise'"
+        assert release.regions(cell.source), f"{exercise}: no START/END region"
+        checks = tagged(nb, "check", exercise)
+        assert any(f"check_{exercise}(" in c.source for _, c in checks), f"{exercise}: no check cell"
+        assert all(c.outputs for _, c in checks), f"{exercise}: a check cell has no stored output"
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=lambda p: p.name)
+def test_student_version_hides_the_solution_and_locks_the_checks(path):
+    solution, student = read(path), read(STUDENTS / path.name)
+    assert [c.cell_type for c in solution.cells] == [c.cell_type for c in student.cells]
+    for (_, sol), (_, stu) in zip(tagged(solution, "graded"), tagged(student, "graded")):
+        for (a, b), (c, d) in zip(release.regions(sol.source), release.regions(stu.source)):
+            hidden = [line.strip() for line in sol.source.split("\n")[a:b] if line.strip() and not line.strip().startswith("#")]
+            shown = "\n".join(stu.source.split("\n")[c:d])
+            assert "None" in shown and "(≈" in shown
+            assert not any(line in shown for line in hidden), "solution code leaked into the student notebook"
+    for _, cell in tagged(student, "check"):
+        assert cell.metadata["editable"] is False and cell.metadata["deletable"] is False
+    assert [c.execution_count for c in code_cells(student)] == list(range(1, len(code_cells(student)) + 1))
+
+
+def test_blank_region_keeps_comments_and_hints_line_counts():
+    lines = ["    # First component", "    X = Conv2D(2, 1)(X)", "    X = Activation('relu')(X)", "",
+             "    # Shortcut", "    X_shortcut = Conv2D(2, 1)(X_shortcut)", "    X, Y = a, b", "    print(X)"]
+    assert release.blank_region(lines) == [
+        "    # First component", "    X = None  # (≈2 lines)", "", "    # Shortcut",
+        "    X_shortcut = None  # (≈3 lines)", "    X, Y = None"]
+
+
+def test_fill_graded_restores_the_solution():
+    src = "def f():\n    ### START CODE HERE ###\n    a = 1\n    ### END CODE HERE ###\n    return a"
+    assert release.fill_graded(release.blank_graded(src), src) == src
+
+
+@pytest.mark.parametrize("bad, problem", [
+    ("### START CODE HERE ###\nx = 1", "never closed"),
+    ("x = 1\n### END CODE HERE ###", "without"),
+    ("### START CODE HERE ###\n### START CODE HERE ###", "nested"),
+])
+def test_broken_markers_are_reported(bad, problem):
+    with pytest.raises(release.ReleaseError, match=problem):
+        release.regions(bad)
+
+
+def fill(student, solution):
+    nb = read(student)
+    sol = read(solution)
+    for (_, cell), (_, sol_cell) in zip(tagged(nb, "graded"), tagged(sol, "graded")):
+        cell.source = release.fill_graded(cell.source, sol_cell.source)
+    return nb
+
+
+def test_nbval_three_ways(tmp_path):
+    """One nbval run: solutions pass; untouched students fail exactly at the checks; filled students pass."""
+    runs, expect = [], {}
+    for path in SOLUTIONS:
+        sol = tmp_path / f"solution-{path.name}"
+        shutil.copy(path, sol)
+        blank = tmp_path / f"blank-{path.name}"
+        shutil.copy(STUDENTS / path.name, blank)
+        filled = tmp_path / f"filled-{path.name}"
+        nbformat.write(fill(STUDENTS / path.name, path), filled)
+        runs += [sol, blank, filled]
+        checks = {i for i, _ in tagged(read(STUDENTS / path.name), "check")}
+        expect.update({sol.name: set(), blank.name: checks, filled.name: set()})
+    results, log = run_nbval(runs, tmp_path)
+    for name, failing in expect.items():
+        assert results[name]["ran"] == len(code_cells(read(tmp_path / name))), f"{name} was not run fully:\n{log[-2000:]}"
+        assert set(results[name]["failed"]) == failing, (
+            f"{name}: failing cells {sorted(results[name]['failed'])}, expected exactly {sorted(failing)}\n{log[-3000:]}")
