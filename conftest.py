@@ -7,5 +7,5 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHONHASHSEED", "0")
-# A headless backend for tests that draw; kernels use the inline backend regardless.
-os.environ.setdefault("MPLBACKEND", "Agg")
+# No MPLBACKEND here: kernels would inherit it and lose their inline plots (matplotlib picks a
+# headless backend by itself where there is no display).
