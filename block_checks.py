@@ -63,10 +63,8 @@ def _kind(op) -> tuple[str, dict]:
         return "activation", {"name": getattr(op.activation, "__name__", "?")}
     if isinstance(op, L.Add):
         return "add", {}
-    name = type(op).__name__.lower()
-    if name in ("add", "relu"):   # keras.ops.add / X + Y / keras.ops.relu
-        return name, {}
-    return name, {}
+    # Ops called directly: keras.ops.add or X + Y give "add", keras.ops.relu gives "relu".
+    return type(op).__name__.lower(), {}
 
 
 def _flat(x):

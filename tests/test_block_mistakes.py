@@ -3,7 +3,7 @@ import pytest
 
 from block_checks import CheckFailed, check_convolutional_block, check_identity_block
 from tests import block_mistakes as bm
-from tests.notebook_tools import NOTEBOOKS, code_cells, graded_source, namespace_for, read, run_nbval, tagged
+from tests.notebook_tools import NOTEBOOKS, code_cells, graded_source, namespace_for, read, failing_cells, tagged
 
 CHECKS = {"identity_block": check_identity_block, "convolutional_block": check_convolutional_block}
 CASES = [(ex, m) for ex, mistakes in bm.MISTAKES.items() for m in mistakes]
@@ -51,7 +51,7 @@ def test_nbval_fails_on_every_mistake(tmp_path):
         path.write_text(__import__("nbformat").writes(nb))
         paths.append(path)
         expected[path.name] = {i for i, c in tagged(nb, "check", exercise) if "check_" in c.source}
-    results, log = run_nbval(paths, tmp_path)
+    results, log = failing_cells(paths, tmp_path)
     for name, want in expected.items():
         failed = set(results[name]["failed"])
         assert results[name]["ran"] > 0, f"nbval did not run {name}:\n{log[-2000:]}"

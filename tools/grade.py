@@ -16,17 +16,13 @@ import json
 import subprocess
 import sys
 import tempfile
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
 
+from tools.nbval_run import NbvalDidNotRun, run_nbval
 from tools.release import solution_notebooks, tags
-
-REPO = Path(__file__).resolve().parent.parent
-SANITIZE = REPO / "tests" / "nbval_sanitize.cfg"
-
 
 @dataclass
 class Row:
@@ -63,49 +59,18 @@ def find_submissions(folder: Path):
         yield student, course, courses[course], path
 
 
-def _failure_reason(text: str) -> str:
-    for marker in ("CheckFailed: ", "Timeout", "Error: ", "Exception: "):
-        for line in text.splitlines():
-            if marker in line:
-                return line.strip()[:300]
-    if "Cell outputs differ" in text:
-        return "the printed output differs from the expected output"
-    return (text.strip().splitlines() or ["failed"])[-1][:300]
-
-
 def run_submission(path: Path, cell_timeout: int, timeout: int):
-    """nbval on one notebook in a fresh process; {cell number: (passed, reason)} or an overall problem."""
+    """nbval on one notebook in a fresh process: ({cell number: (passed, reason)}, None) or (None, problem)."""
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
-        (tmp / "pytest.ini").write_text("[pytest]\n")
-        nb_copy = tmp / "submission.ipynb"
-        nb_copy.write_bytes(path.read_bytes())
-        junit = tmp / "junit.xml"
-        cmd = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
-               f"--nbval-cell-timeout={cell_timeout}", "--nbval-sanitize-with", str(SANITIZE),
-               "-q", "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--junitxml={junit}", str(nb_copy)]
+        copy = Path(tmp) / "submission.ipynb"
+        copy.write_bytes(path.read_bytes())
         try:
-            subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            results, _ = run_nbval([copy], Path(tmp), cell_timeout=cell_timeout, timeout=timeout)
         except subprocess.TimeoutExpired:
             return None, f"did not finish within {timeout} s"
-        if not junit.exists():
+        except NbvalDidNotRun:
             return None, "nbval could not run this notebook"
-        cells = {}
-        for case in ET.parse(junit).getroot().iter("testcase"):
-            name = case.get("name", "")
-            if not name.startswith("Cell "):
-                continue
-            bad = case.find("failure")
-            if bad is None:
-                bad = case.find("error")
-            skipped = case.find("skipped")
-            if bad is not None:
-                cells[int(name.split()[1])] = (False, _failure_reason((bad.get("message") or "") + "\n" + (bad.text or "")))
-            elif skipped is not None:
-                cells[int(name.split()[1])] = (False, "not run: " + (skipped.get("message") or "skipped")[:200])
-            else:
-                cells[int(name.split()[1])] = (True, "")
-        return cells, None
+        return results[copy.name], None
 
 
 def grade_one(student, course, solution_path, path, cell_timeout, timeout) -> list[Row]:

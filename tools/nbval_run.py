@@ -1,0 +1,69 @@
+"""Run nbval on notebooks in a separate pytest process and read back each cell's result.
+
+Used by the grading command (one submission per process) and by the contract tests (many
+notebooks in one process, which saves kernel start-ups).
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SANITIZE = REPO / "tests" / "nbval_sanitize.cfg"
+
+
+class NbvalDidNotRun(RuntimeError):
+    pass
+
+
+def _reason(text: str) -> str:
+    """The line of a failure report a person needs: the check's message, else a short summary."""
+    for marker in ("CheckFailed: ", "Timeout", "Error: ", "Exception: "):
+        for line in text.splitlines():
+            if marker in line:
+                return line.strip()[:300]
+    if "Cell outputs differ" in text:
+        return "the printed output differs from the expected output"
+    return (text.strip().splitlines() or ["failed"])[-1][:300]
+
+
+def run_nbval(paths, workdir: Path, cell_timeout: int | None = None, timeout: int = 1800):
+    """{notebook file name: {nbval cell number: (passed, reason)}} for every notebook in `paths`.
+
+    Raises subprocess.TimeoutExpired if the whole run exceeds `timeout`, NbvalDidNotRun if
+    pytest produced no report. The log (stdout) is returned beside the results.
+    """
+    workdir = Path(workdir)
+    junit = workdir / "nbval-junit.xml"
+    (workdir / "pytest.ini").write_text("[pytest]\n")   # the course's own pytest settings stay out
+    cmd = [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env", "-p", "no:cacheprovider",
+           "--nbval-sanitize-with", str(SANITIZE), "-q", "--rootdir", str(workdir),
+           "-c", str(workdir / "pytest.ini"), f"--junitxml={junit}"]
+    if cell_timeout is not None:
+        cmd.append(f"--nbval-cell-timeout={cell_timeout}")
+    proc = subprocess.run(cmd + [str(p) for p in paths], cwd=workdir, capture_output=True, text=True,
+                          timeout=timeout)
+    if not junit.exists():
+        raise NbvalDidNotRun(f"nbval did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+    names = sorted((Path(p).name for p in paths), key=len, reverse=True)   # longest first: no prefix clashes
+    results = {name: {} for name in names}
+    for case in ET.parse(junit).getroot().iter("testcase"):
+        label = case.get("name", "")
+        where = case.get("classname", "") + case.get("file", "")
+        name = next((n for n in names if n.removesuffix(".ipynb") in where), None)
+        if name is None or not label.startswith("Cell "):
+            continue
+        bad = case.find("failure")
+        if bad is None:
+            bad = case.find("error")
+        skipped = case.find("skipped")
+        if bad is not None:
+            outcome = (False, _reason((bad.get("message") or "") + "\n" + (bad.text or "")))
+        elif skipped is not None:
+            outcome = (False, "not run: " + (skipped.get("message") or "skipped")[:200])
+        else:
+            outcome = (True, "")
+        results[name][int(label.split()[1])] = outcome
+    return results, proc.stdout
