@@ -115,7 +115,7 @@ class Trace:
                 return c
         return None
 
-    def chain(self, tensor, stop_at=None):
+    def chain(self, tensor):
         """The single-input path that ends at `tensor`, back to the block input, in forward order."""
         path = []
         call = self.producer(tensor)
@@ -130,7 +130,7 @@ class Trace:
         return [c for c in self.calls if c.kind == kind]
 
 
-def trace(fn, name, shape, **kwargs) -> Trace:
+def trace(fn, shape, **kwargs) -> Trace:
     """Call fn on a symbolic input and record its layers, even if it fails half-way."""
     x = keras.Input(shape=shape, batch_size=3)
     error, out = None, None
@@ -155,6 +155,10 @@ def ones_initializer(seed=0):
     return keras.initializers.Constant(1.0)
 
 
+_RETURNED_NONE = ("returned None. Replace every `None` placeholder in the START CODE HERE regions with code, "
+                  "and keep the final `return X`.")
+
+
 def _fail(name, message):
     raise CheckFailed(f"{name}: {message}")
 
@@ -173,8 +177,7 @@ def _arrow(calls):
 def _check_structure(name, tr: Trace, f, filters, s, projection):
     F1, F2, F3 = filters
     if tr.error is None and tr.output is None:
-        _fail(name, "the function returned None. Replace every `None` placeholder in the START CODE HERE "
-                    "regions with code, and keep the final `return X`.")
+        _fail(name, "the function " + _RETURNED_NONE)
     if tr.error is None and not hasattr(tr.output, "shape"):
         _fail(name, f"the function returned a {type(tr.output).__name__}, not a tensor. Return X, the output of "
                     "the final ReLU.")
@@ -309,7 +312,7 @@ def _check_shortcut_conv(name, tr, sc, s, F3):
 
 def _check_training_flag(name, fn, shape, kwargs):
     for flag in (True, False):
-        tr = trace(fn, name, shape, **kwargs, training=flag)
+        tr = trace(fn, shape, **kwargs, training=flag)
         for bn in tr.of_kind("bn"):
             if bn.kwargs.get("training", None) is not flag:
                 _fail(name, "the `training` flag is ignored: call every BatchNormalization layer as "
@@ -329,8 +332,7 @@ def _check_initializer(name, fn, shape, kwargs):
 def rounded(out, name="the block", decimals=4):
     """The block output as a NumPy array rounded for printing, with a clear message if it is not a tensor."""
     if out is None:
-        raise CheckFailed(f"{name} returned None. Replace every `None` placeholder in the START CODE HERE "
-                          "regions with code, and keep the final `return X`.")
+        raise CheckFailed(f"{name} {_RETURNED_NONE}")
     if not hasattr(out, "shape"):
         raise CheckFailed(f"{name} returned a {type(out).__name__}, not a tensor.")
     # Adding 0.0 turns -0.0 (printed "-0.") into 0.0, so the text is the same on every CPU.
@@ -357,7 +359,7 @@ def _check_numbers(name, fn, kwargs, shape, select, expected):
 
 def _check_block(name, fn, kwargs, projection, out_shape, select, expected):
     f, filters, s = kwargs["f"], kwargs["filters"], kwargs.get("s", 1)
-    tr = trace(fn, name, (4, 4, 3), **kwargs, training=False, initializer=ones_initializer)
+    tr = trace(fn, (4, 4, 3), **kwargs, training=False, initializer=ones_initializer)
     _check_structure(name, tr, f, filters, s, projection)
     _check_training_flag(name, fn, (4, 4, 3), dict(kwargs, initializer=ones_initializer))
     _check_initializer(name, fn, (4, 4, 3), kwargs)
