@@ -182,6 +182,70 @@ def convert_to_one_hot(Y, C: int):
 
 
 # --------------------------------------------------------------------------------------------
+# Reusing your own exercises (introduced in 04)
+# --------------------------------------------------------------------------------------------
+
+def import_exercise(notebook: str, name: str, folder: str | os.PathLike | None = None, namespace: dict | None = None):
+    """Your function ``name``, defined by the graded cells of ``notebook`` as saved on disk.
+
+    Later notebooks build on earlier exercises without a hidden reference copy: this reads the
+    earlier notebook (by default from the current folder, where Jupyter runs the notebook),
+    runs the import statements of its code cells and then its graded cells in a fresh namespace,
+    and returns the function. Nothing else of that notebook runs (no training, no checks).
+    ``namespace`` adds names the graded cells use but do not import (e.g. the blocks for ResNet50).
+    """
+    import ast
+    import json
+
+    folder = Path.cwd() if folder is None else Path(folder)
+    path = folder / notebook
+    where = f"{notebook} (in {folder})"
+    if not path.exists():
+        raise CourseError(f"{where} was not found. This notebook reuses your {name} from it: keep the "
+                          f"course notebooks together in one folder, and run this notebook from there.")
+    try:
+        cells = [c for c in json.loads(path.read_text(encoding="utf-8"))["cells"] if c["cell_type"] == "code"]
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as e:
+        raise CourseError(f"{where} is not a readable notebook ({e}). Open it in Jupyter, save it, "
+                          f"and run this cell again.") from None
+    namespace = {**(namespace or {}), "__name__": f"exercises_of_{Path(notebook).stem}"}
+    imports, graded = [], []
+    for cell in cells:
+        source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+        is_graded = "graded" in cell.get("metadata", {}).get("tags", [])
+        try:
+            tree = ast.parse(source)
+        except SyntaxError as e:
+            if is_graded:
+                raise CourseError(f"Your code in {where} has a syntax error (line {e.lineno} of its graded "
+                                  f"cell: {e.msg}). Fix it there, save the notebook, and run this cell again.") from None
+            continue   # a broken cell that is not graded cannot define the function we need
+        if is_graded:
+            graded.append(tree)
+        else:
+            imports += [node for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))]
+    try:
+        exec(compile(ast.Module(body=imports, type_ignores=[]), str(path), "exec"), namespace)
+        for tree in graded:
+            exec(compile(tree, str(path), "exec"), namespace)
+    except Exception as e:
+        raise CourseError(f"Running the graded cells of {where} failed: {type(e).__name__}: {e}. "
+                          f"Fix it there, save the notebook, and run this cell again.") from None
+    function = namespace.get(name)
+    if not callable(function):
+        raise CourseError(f"{where} defines no function {name}. Did you rename or delete it? "
+                          f"Restore its graded cell, save the notebook, and run this cell again.")
+    return function
+
+
+def require(value, what: str, exercise: str):
+    """``value``, or a clear error when an unfinished exercise left it as None."""
+    if value is None:
+        raise CourseError(f"{what} is None: finish {exercise} above (its check must pass), then run this cell again.")
+    return value
+
+
+# --------------------------------------------------------------------------------------------
 # Figures (introduced in 01; all course figures share this style and folder)
 # --------------------------------------------------------------------------------------------
 
@@ -213,6 +277,170 @@ def plot_samples(x, y, per_class: int = 6, classes=None, title: str | None = "SI
                 ax.set_title(f"y = {c}", fontsize=9)
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------------------------
+# Training and evaluating ResNet-50 (introduced in 04)
+# --------------------------------------------------------------------------------------------
+
+QUICK_ENV = "RESNETS_QUICK"
+
+
+def quick_run() -> bool:
+    """True when ``RESNETS_QUICK=1``: the test suite's contract runs check a notebook's plumbing with
+    a tiny training run. Students and the suite's main run of each solution always train in full."""
+    return os.environ.get(QUICK_ENV, "") == "1"
+
+
+def augmented_batches(x, y, augment, batch_size: int = 32, seed: int = SEED):
+    """A tf.data pipeline for ``fit``: shuffled each epoch, batched, then ``augment`` applied per batch.
+
+    Augmenting inside the pipeline (not in the model) keeps the saved model free of random layers
+    and lets the next batch be prepared while the current one trains.
+    """
+    tf = import_tensorflow_quietly()
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32), np.asarray(y, np.float32)))
+    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return data.map(lambda images, labels: (augment(images, training=True), labels)).prefetch(2)
+
+
+def draw_model(model, name: str, folder: str | os.PathLike | None = None, dpi: int = 48):
+    """Draw a Keras model with ``plot_model`` into ``images/<name>.png``; without graphviz, say how to get it.
+
+    Returns the path, or None when the diagram could not be drawn (nothing else depends on it).
+    """
+    import shutil
+
+    folder = Path(folder) if folder is not None else IMAGES
+    missing = []
+    try:
+        import pydot  # noqa: F401
+    except ImportError:
+        missing.append("the Python package pydot (pip install -r requirements.txt)")
+    if shutil.which("dot") is None:
+        missing.append("Graphviz's `dot` program (Debian/Ubuntu: sudo apt-get install graphviz; "
+                       "macOS: brew install graphviz; conda: conda install graphviz)")
+    if missing:
+        print("Cannot draw the model diagram: missing " + " and ".join(missing) + ".")
+        print("Install it and run this cell again; the rest of the notebook does not need the diagram.")
+        return None
+    from keras.utils import plot_model
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    tmp = folder / f".{name}.tmp.png"
+    plot_model(model, to_file=str(tmp), show_shapes=True, dpi=dpi)
+    os.replace(tmp, path)
+    return path
+
+
+def plot_history(history, title: str = "Learning curves"):
+    """Loss and accuracy per epoch, training beside test (``history`` is what ``fit`` returns)."""
+    import matplotlib.pyplot as plt
+
+    h = require(history, "history", "the training cell").history
+    epochs = np.arange(1, len(h["loss"]) + 1)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    for ax, key, label in zip(axes, ("loss", "accuracy"), ("cross-entropy loss", "accuracy")):
+        ax.plot(epochs, h[key], "o-", label="train")
+        if f"val_{key}" in h:
+            ax.plot(epochs, h[f"val_{key}"], "s--", label="test")
+        ax.set_xlabel("epoch")
+        ax.set_title(label)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    axes[1].set_ylim(0, 1.02)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def confusion_matrix(y_true, y_pred, n_classes: int = 6) -> np.ndarray:
+    """counts[i, j] = number of images of class i predicted as j."""
+    counts = np.zeros((n_classes, n_classes), dtype=int)
+    np.add.at(counts, (np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()), 1)
+    return counts
+
+
+def plot_confusion(y_true, y_pred, n_classes: int = 6, title: str = "Confusion matrix (test set)"):
+    import matplotlib.pyplot as plt
+
+    counts = confusion_matrix(y_true, y_pred, n_classes)
+    fig, ax = plt.subplots(figsize=(4.2, 3.8))
+    ax.imshow(counts, cmap="Blues")
+    for i in range(n_classes):
+        for j in range(n_classes):
+            ax.text(j, i, counts[i, j], ha="center", va="center",
+                    color="white" if counts[i, j] > counts.max() / 2 else "black")
+    ax.set_xticks(range(n_classes))
+    ax.set_yticks(range(n_classes))
+    ax.set_xlabel("predicted fingers")
+    ax.set_ylabel("true fingers")
+    ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_misclassified(x, y_true, y_pred, probabilities, limit: int = 12):
+    """A grid of the misclassified images, each titled 'true -> predicted (probability)'."""
+    import matplotlib.pyplot as plt
+
+    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
+    wrong = np.flatnonzero(y_true != y_pred)
+    print(f"{len(wrong)} of {len(y_true)} test images are misclassified.")
+    if len(wrong) == 0:
+        return None
+    shown = wrong[:limit]
+    cols = min(len(shown), 6)
+    rows = int(np.ceil(len(shown) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.8 * rows), squeeze=False)
+    for ax in axes.ravel():
+        ax.axis("off")
+    for ax, i in zip(axes.ravel(), shown):
+        ax.imshow(x[i])
+        ax.set_title(f"{y_true[i]} -> {y_pred[i]} ({probabilities[i, y_pred[i]]:.2f})", fontsize=9)
+    fig.suptitle("Misclassified: true -> predicted (probability)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def load_image(path, size: int = 64) -> np.ndarray:
+    """A photo as a (1, size, size, 3) float array in [0, 1], centre-cropped to a square first."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise CourseError(f"{path} was not found. Put your photo there (JPEG or PNG) or change the path.")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise CourseError(f"{path} is not an image Pillow can read ({e}). Use a JPEG or PNG photo.") from None
+    img = img.convert("RGB")
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+    return np.asarray(img, dtype=np.float32)[None] / 255.0
+
+
+def plot_prediction(image, probabilities, title: str = "Your image"):
+    """The image beside a bar chart of the model's class probabilities."""
+    import matplotlib.pyplot as plt
+
+    probabilities = np.asarray(probabilities).ravel()
+    fig, (left, right) = plt.subplots(1, 2, figsize=(7, 2.8), gridspec_kw={"width_ratios": [1, 1.5]})
+    left.imshow(np.asarray(image)[0] if np.ndim(image) == 4 else image)
+    left.axis("off")
+    left.set_title(title)
+    best = int(np.argmax(probabilities))
+    right.bar(range(len(probabilities)), probabilities,
+              color=["tab:orange" if k == best else "tab:blue" for k in range(len(probabilities))])
+    right.set_xticks(range(len(probabilities)))
+    right.set_xlabel("fingers")
+    right.set_ylim(0, 1)
+    right.set_title("class probabilities")
     fig.tight_layout()
     return fig
 

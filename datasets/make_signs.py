@@ -55,9 +55,7 @@ def raised_fingers(label: int, rng: np.random.Generator) -> tuple[bool, np.ndarr
         return False, np.array([True, False, False, False])
     if label == 2:
         return False, np.array([True, True, False, False])
-    if label == 3:
-        if rng.random() < 0.6:   # thumb + index + middle, the commoner "3"
-            return True, np.array([True, True, False, False])
+    if label == 3:   # counting from the index finger; the thumb joins only for 5
         return False, np.array([True, True, True, False])
     if label == 4:
         return False, np.array([True] * 4)
@@ -119,14 +117,14 @@ def _rot(angle: float) -> np.ndarray:
 def draw_hand(canvas: Canvas, label: int, rng: np.random.Generator, skin: np.ndarray) -> None:
     """Draw one right hand showing `label` raised fingers, placed and posed at random."""
     S = canvas.size
-    W = rng.uniform(0.28, 0.37) * S                  # palm width in pixels
+    W = rng.uniform(0.38, 0.44) * S                  # palm width: the hand fills the frame, as in SIGNS
     palm_len = W * rng.uniform(0.95, 1.1)
     finger_scale = rng.uniform(0.85, 1.0) * W
-    yaw = rng.uniform(0.72, 1.0)                     # turning the hand sideways narrows it
-    back_view = rng.random() < 0.25                  # some photos show the back of the hand
+    yaw = rng.uniform(0.82, 1.0)                     # turning the hand sideways narrows it
+    back_view = rng.random() < 0.05                  # some photos show the back of the hand
     mirror = -1.0 if back_view else 1.0              # thumb side flips when the hand turns round
-    spread = np.radians(rng.uniform(2, 14))
-    angle = np.radians(np.clip(rng.normal(12, 14), -30, 35))   # tilt; the arm mostly enters bottom-right
+    spread = np.radians(rng.uniform(12, 20))
+    angle = np.radians(np.clip(rng.normal(4, 6), -10, 15))     # tilt; the arm mostly enters bottom-right
 
     rot = _rot(-angle)
 
@@ -293,9 +291,9 @@ def render(label: int, rng: np.random.Generator, out_size: int = FINAL) -> np.nd
     img = img * rng.uniform(0.96, 1.04, 3) * rng.uniform(0.85, 1.1)
     img = np.clip(img, 0, 1) ** rng.uniform(0.85, 1.15)
     pil = Image.fromarray(np.round(img * 255).astype(np.uint8))
-    pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 2.2)))
+    pil = pil.filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 1.2)))
     pil = pil.resize((out_size, out_size), Image.LANCZOS)
-    out = np.asarray(pil, np.float64) + rng.normal(0, rng.uniform(1, 5), (out_size, out_size, 3))
+    out = np.asarray(pil, np.float64) + rng.normal(0, rng.uniform(1, 3), (out_size, out_size, 3))
     return np.clip(np.round(out), 0, 255).astype(np.uint8)
 
 

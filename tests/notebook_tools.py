@@ -39,8 +39,9 @@ def namespace_for(nb):
     return ns
 
 
-def failing_cells(paths, workdir: Path):
-    """Run nbval once over `paths`; return ({notebook name: {"ran": n, "failed": [cells]}}, log)."""
-    results, log = run_nbval(paths, workdir)
-    return {name: {"ran": len(cells), "failed": sorted(i for i, (ok, _) in cells.items() if not ok)}
+def failing_cells(paths, workdir: Path, env: dict | None = None):
+    """Run nbval once over `paths`; return ({notebook: {"ran": n, "failed": [cells], "why": {cell: reason}}}, log)."""
+    results, log = run_nbval(paths, workdir, env=env)
+    return {name: {"ran": len(cells), "failed": sorted(i for i, (ok, _) in cells.items() if not ok),
+                   "why": {i: reason for i, (ok, reason) in cells.items() if not ok}}
             for name, cells in results.items()}, log

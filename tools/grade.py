@@ -59,10 +59,17 @@ def find_submissions(folder: Path):
         yield student, course, courses[course], path
 
 
-def run_submission(path: Path, cell_timeout: int, timeout: int):
-    """nbval on one notebook in a fresh process: ({cell number: (passed, reason)}, None) or (None, problem)."""
+def run_submission(path: Path, cell_timeout: int, timeout: int, course: str = "submission",
+                   siblings: dict | None = None):
+    """nbval on one notebook in a fresh process: ({cell number: (passed, reason)}, None) or (None, problem).
+
+    The notebook runs under its course name beside the same student's other submissions
+    (``siblings``: course name -> path), because later notebooks import earlier ones' graded cells.
+    """
     with tempfile.TemporaryDirectory() as tmp:
-        copy = Path(tmp) / "submission.ipynb"
+        for other, other_path in (siblings or {}).items():
+            (Path(tmp) / f"{other}.ipynb").write_bytes(Path(other_path).read_bytes())
+        copy = Path(tmp) / f"{course}.ipynb"
         copy.write_bytes(path.read_bytes())
         try:
             results, _ = run_nbval([copy], Path(tmp), cell_timeout=cell_timeout, timeout=timeout)
@@ -73,7 +80,7 @@ def run_submission(path: Path, cell_timeout: int, timeout: int):
         return results[copy.name], None
 
 
-def grade_one(student, course, solution_path, path, cell_timeout, timeout) -> list[Row]:
+def grade_one(student, course, solution_path, path, cell_timeout, timeout, siblings=None) -> list[Row]:
     expected = exercises(nbformat.read(solution_path, as_version=4))
     try:
         nb = nbformat.read(path, as_version=4)
@@ -83,7 +90,7 @@ def grade_one(student, course, solution_path, path, cell_timeout, timeout) -> li
     except Exception as e:  # a JSON file that is not a notebook
         return [Row(student, course, ex, "error", f"not a valid notebook: {str(e)[:160]}") for ex in expected]
     present = exercises(nb)
-    cells, problem = run_submission(path, cell_timeout, timeout)
+    cells, problem = run_submission(path, cell_timeout, timeout, course, siblings)
     rows = []
     for ex, reference_cells in expected.items():
         mine = present.get(ex, [])
@@ -129,9 +136,11 @@ def main(argv=None) -> int:
         print(f"{args.submissions} is not a folder of submissions")
         return 2
     rows = []
-    for student, course, solution, path in find_submissions(args.submissions):
+    found = list(find_submissions(args.submissions))
+    for student, course, solution, path in found:
         print(f"checking {student}: {path.name} ...", flush=True)
-        rows += grade_one(student, course, solution, path, args.cell_timeout, args.timeout)
+        siblings = {c: p for s, c, _, p in found if s == student and c != course}
+        rows += grade_one(student, course, solution, path, args.cell_timeout, args.timeout, siblings)
     if not rows:
         print("no submissions found: file names must contain a course notebook's name, e.g. 02_identity_block")
         return 2

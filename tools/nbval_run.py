@@ -5,6 +5,7 @@ notebooks in one process, which saves kernel start-ups).
 """
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -29,8 +30,11 @@ def _reason(text: str) -> str:
     return (text.strip().splitlines() or ["failed"])[-1][:300]
 
 
-def run_nbval(paths, workdir: Path, cell_timeout: int | None = None, timeout: int = 1800):
-    """{notebook file name: {nbval cell number: (passed, reason)}} for every notebook in `paths`.
+def run_nbval(paths, workdir: Path, cell_timeout: int | None = None, timeout: int = 1800, env: dict | None = None):
+    """{notebook: {nbval cell number: (passed, reason)}} for every notebook in `paths`.
+
+    A notebook is named by its path relative to `workdir` ("blank/04_resnet50.ipynb"), or by its file
+    name when it lies elsewhere. `env` adds environment variables for the kernels (e.g. RESNETS_QUICK).
 
     Raises subprocess.TimeoutExpired if the whole run exceeds `timeout`, NbvalDidNotRun if
     pytest produced no report. The log (stdout) is returned beside the results.
@@ -44,15 +48,19 @@ def run_nbval(paths, workdir: Path, cell_timeout: int | None = None, timeout: in
     if cell_timeout is not None:
         cmd.append(f"--nbval-cell-timeout={cell_timeout}")
     proc = subprocess.run(cmd + [str(p) for p in paths], cwd=workdir, capture_output=True, text=True,
-                          timeout=timeout)
+                          timeout=timeout, env={**os.environ, **(env or {})})
     if not junit.exists():
         raise NbvalDidNotRun(f"nbval did not run:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
-    names = sorted((Path(p).name for p in paths), key=len, reverse=True)   # longest first: no prefix clashes
+    def key(p):
+        p = Path(p).resolve()
+        return str(p.relative_to(workdir.resolve())) if p.is_relative_to(workdir.resolve()) else p.name
+
+    names = sorted(map(key, paths), key=len, reverse=True)   # longest first: no prefix clashes
     results = {name: {} for name in names}
     for case in ET.parse(junit).getroot().iter("testcase"):
         label = case.get("name", "")
-        where = case.get("classname", "") + case.get("file", "")
-        name = next((n for n in names if n.removesuffix(".ipynb") in where), None)
+        where = (case.get("classname", "") + " " + case.get("file", "")).replace("/", ".")
+        name = next((n for n in names if n.removesuffix(".ipynb").replace("/", ".") in where), None)
         if name is None or not label.startswith("Cell "):
             continue
         bad = case.find("failure")

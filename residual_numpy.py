@@ -1,0 +1,249 @@
+"""NumPy residual blocks for notebook 01: the checks of its two exercises and the experiments behind its plots.
+
+Everything here is NumPy only (no TensorFlow), seeded, and runs in seconds on a CPU.
+Shapes follow the course's convention: activations are (n, m), one column per example.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from resnets_utils import CourseError
+
+
+class CheckFailed(CourseError, AssertionError):
+    """A graded check failed; the message says what to change."""
+
+
+def relu(z):
+    return np.maximum(z, 0)
+
+
+def init_block(n: int, hidden: int, rng: np.random.Generator, scale: float = 1.0, last: float = 1.0) -> dict:
+    """Weights of one block, W ~ N(0, scale / fan_in), b = 0; the second layer's weights times ``last``."""
+    return {"W1": rng.standard_normal((hidden, n)) * np.sqrt(scale / n), "b1": np.zeros((hidden, 1)),
+            "W2": rng.standard_normal((n, hidden)) * np.sqrt(scale / hidden) * last, "b2": np.zeros((n, 1))}
+
+
+def block_forward(a_prev, p, skip: bool = True):
+    """a = g(W2 g(W1 a_prev + b1) + b2 [+ a_prev]); the reference for exercise 1 and the experiments."""
+    z1 = p["W1"] @ a_prev + p["b1"]
+    a1 = relu(z1)
+    z2 = p["W2"] @ a1 + p["b2"]
+    a_next = relu(z2 + a_prev) if skip else relu(z2)
+    return a_next, (a_prev, z1, a1, z2, p)
+
+
+def block_backward(da_next, cache, skip: bool = True):
+    """Gradients of a scalar loss, given da_next = dL/da_next; the reference for exercise 2."""
+    a_prev, z1, a1, z2, p = cache
+    dz2 = da_next * ((z2 + a_prev if skip else z2) > 0)
+    grads = {"dW2": dz2 @ a1.T, "db2": dz2.sum(axis=1, keepdims=True)}
+    dz1 = (p["W2"].T @ dz2) * (z1 > 0)
+    grads.update({"dW1": dz1 @ a_prev.T, "db1": dz1.sum(axis=1, keepdims=True)})
+    da_prev = p["W1"].T @ dz1 + (dz2 if skip else 0)
+    return da_prev, grads
+
+
+# --------------------------------------------------------------------------------------------
+# Checks
+# --------------------------------------------------------------------------------------------
+
+def example(seed: int = 3, n: int = 4, hidden: int = 3, m: int = 2):
+    """The fixed inputs the exercises print and the checks use."""
+    rng = np.random.default_rng(seed)
+    a_prev = np.abs(rng.standard_normal((n, m)))   # a[l] is the output of a ReLU, so not negative
+    p = init_block(n, hidden, rng, scale=2.0)
+    p["b1"] = rng.standard_normal((hidden, 1)) * 0.1
+    p["b2"] = rng.standard_normal((n, 1)) * 0.1
+    return a_prev, p
+
+
+def _call(fn, name, *args):
+    try:
+        out = fn(*args)
+    except ValueError as e:
+        if "broadcast" in str(e) or "matmul" in str(e):
+            raise CheckFailed(f"{name}: shapes that do not fit ({e}). In the test, a_prev is (4, 2) and the "
+                              "hidden layer has 3 units: W1 is (3, 4), W2 is (4, 3). The shortcut adds a_prev, the "
+                              "block's input from two layers back, to z2; both are (4, 2).") from None
+        raise CheckFailed(f"{name} raised ValueError: {e}") from None
+    except Exception as e:
+        raise CheckFailed(f"{name} raised {type(e).__name__}: {e}") from None
+    if out is None or (isinstance(out, tuple) and any(o is None for o in out)):
+        raise CheckFailed(f"{name} returned None: write your code between START CODE HERE and END CODE HERE.")
+    return out
+
+
+def check_residual_block_forward(fn) -> None:
+    for seed in (3, 4):
+        a_prev, p = example(seed)
+        a_next, cache = _call(fn, "residual_block_forward", a_prev, p)
+        a_next = np.asarray(a_next)
+        if a_next.shape != a_prev.shape:
+            raise CheckFailed(f"a_next should have the shape of a_prev, {a_prev.shape}; yours is {a_next.shape}. "
+                              "The skip needs the same shape on both sides of the +.")
+        expected, _ = block_forward(a_prev, p)
+        if np.allclose(a_next, expected):
+            continue
+        z1 = p["W1"] @ a_prev + p["b1"]
+        z2 = p["W2"] @ relu(z1) + p["b2"]
+        if np.allclose(a_next, relu(z2) + a_prev):
+            raise CheckFailed("the shortcut must be added before the final ReLU: a_next = relu(z2 + a_prev), "
+                              "not relu(z2) + a_prev.")
+        if np.allclose(a_next, relu(z2)):
+            raise CheckFailed("the shortcut is missing: add a_prev to z2 before the final ReLU.")
+        if np.allclose(a_next, z2 + a_prev):
+            raise CheckFailed("the block ends with a ReLU: a_next = relu(z2 + a_prev).")
+        if np.allclose(a_next, relu(p["W2"] @ relu(p["W1"] @ a_prev) + a_prev)):
+            raise CheckFailed("the biases are missing: z1 = W1 a_prev + b1 and z2 = W2 a1 + b2.")
+        raise CheckFailed("a_next differs from relu(W2 relu(W1 a_prev + b1) + b2 + a_prev). Check each "
+                          "equation in order: z1, a1, z2, then a_next.")
+    print("All tests passed.")
+
+
+def numerical_gradient(f, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central differences of a scalar function f at x (x is changed in place and restored)."""
+    grad = np.zeros_like(x)
+    for idx in np.ndindex(x.shape):
+        old = x[idx]
+        x[idx] = old + eps
+        up = f()
+        x[idx] = old - eps
+        down = f()
+        x[idx] = old
+        grad[idx] = (up - down) / (2 * eps)
+    return grad
+
+
+def gradient_check(backward, seed: int = 3) -> dict:
+    """Relative errors between ``backward``'s gradients and numerical ones, per quantity."""
+    a_prev, p = example(seed)
+    da_next = np.random.default_rng(seed + 10).standard_normal(a_prev.shape)
+
+    def loss():
+        return float(np.sum(da_next * block_forward(a_prev, p)[0]))
+
+    _, cache = block_forward(a_prev, p)
+    da_prev, grads = _call(backward, "residual_block_backward", da_next, cache)
+    errors = {}
+    for name, analytic, x in [("da_prev", da_prev, a_prev)] + [(f"d{k}", grads.get(f"d{k}"), p[k]) for k in p]:
+        if analytic is None:
+            raise CheckFailed(f"grads has no '{name}': return a dict with dW1, db1, dW2 and db2.")
+        numeric = numerical_gradient(loss, x)
+        analytic = np.asarray(analytic, float)
+        if analytic.shape != x.shape:
+            raise CheckFailed(f"{name} should have the shape of {name[1:]}, {x.shape}; yours is {analytic.shape}.")
+        errors[name] = float(np.linalg.norm(analytic - numeric) / (np.linalg.norm(analytic) + np.linalg.norm(numeric) + 1e-12))
+    return errors
+
+
+def check_residual_block_backward(fn) -> None:
+    for seed in (3, 4):
+        errors = gradient_check(fn, seed)
+        bad = [k for k, e in errors.items() if e > 1e-6]
+        if not bad:
+            continue
+        a_prev, p = example(seed)
+        da_next = np.random.default_rng(seed + 10).standard_normal(a_prev.shape)
+        _, cache = block_forward(a_prev, p)
+        da_prev = np.asarray(fn(da_next, cache)[0])
+        reference, _ = block_backward(da_next, cache)
+        a_prev_, _, _, z2, _ = cache
+        dz2 = da_next * (z2 + a_prev_ > 0)
+        if bad == ["da_prev"] and np.allclose(da_prev, reference - dz2):
+            raise CheckFailed("da_prev is missing the shortcut's term: a_prev reaches the output along two paths, "
+                              "so da_prev = W1.T @ dz1 + dz2 (the identity passes dz2 straight through).")
+        if "dW2" in bad or "db2" in bad:
+            raise CheckFailed(f"{', '.join(bad)} differ from the numerical gradient. Start at the end: "
+                              "dz2 = da_next * (z2 + a_prev > 0), the ReLU's derivative at its input z2 + a_prev.")
+        raise CheckFailed(f"{', '.join(bad)} differ from the numerical gradient (relative errors "
+                          + ", ".join(f"{k} {errors[k]:.1e}" for k in bad) + "). Go backwards one equation at a time.")
+    print("All tests passed.")
+
+
+# --------------------------------------------------------------------------------------------
+# Experiments behind the plots
+# --------------------------------------------------------------------------------------------
+
+def gradient_norms(blocks: int = 25, n: int = 16, m: int = 64, skip: bool = True, seed: int = 0,
+                   scale: float = 1.0, last: float = 1.0) -> np.ndarray:
+    """||dL/da|| at the input of each block of a freshly initialised stack, for L = sum(output)."""
+    rng = np.random.default_rng(seed)
+    params = [init_block(n, n, rng, scale, last) for _ in range(blocks)]
+    a = np.abs(rng.standard_normal((n, m)))
+    caches = []
+    for p in params:
+        a, cache = block_forward(a, p, skip)
+        caches.append(cache)
+    da = np.ones_like(a) / m
+    norms = []
+    for cache in reversed(caches):
+        da, _ = block_backward(da, cache, skip)
+        norms.append(np.linalg.norm(da))
+    return np.array(norms[::-1])
+
+
+def spiral_data(m: int = 300, seed: int = 0):
+    """Two interleaved spirals in 2-D, labels 0/1: a small task a linear model cannot solve."""
+    rng = np.random.default_rng(seed)
+    t = np.sqrt(rng.uniform(0, 1, m)) * 3 * np.pi
+    label = rng.integers(0, 2, m)
+    r = t / (3 * np.pi)
+    angle = t + np.pi * label
+    x = np.stack([r * np.cos(angle), r * np.sin(angle)]) + rng.normal(0, 0.02, (2, m))
+    return x, label
+
+
+def train_mlp(blocks: int, skip: bool, steps: int = 500, width: int = 16, lr: float = 0.002, seed: int = 0,
+              scale: float = 2.0, last: float = 1.0):
+    """Train a stack of blocks (with or without skips) on the spirals with Adam; return the loss per step.
+
+    Input layer 2 -> width, then ``blocks`` blocks of two layers each, then a logistic output.
+    """
+    rng = np.random.default_rng(seed)
+    x, y = spiral_data()
+    m = x.shape[1]
+    W_in, b_in = rng.standard_normal((width, 2)) * np.sqrt(2 / 2), np.zeros((width, 1))
+    params = [init_block(width, width, rng, scale, last) for _ in range(blocks)]
+    w_out, b_out = rng.standard_normal((1, width)) * np.sqrt(1 / width), np.zeros((1, 1))
+    flat = [W_in, b_in] + [p[k] for p in params for k in ("W1", "b1", "W2", "b2")] + [w_out, b_out]
+    moments = [(np.zeros_like(v), np.zeros_like(v)) for v in flat]
+    losses = []
+    for step in range(1, steps + 1):
+        a = relu(W_in @ x + b_in)
+        h0 = a
+        caches = []
+        for p in params:
+            a, cache = block_forward(a, p, skip)
+            caches.append(cache)
+        logits = w_out @ a + b_out
+        prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
+        losses.append(float(-np.mean(y * np.log(prob + 1e-12) + (1 - y) * np.log(1 - prob + 1e-12))))
+        dlogits = (prob - y) / m
+        grads = [None, None]
+        g_out = [dlogits @ a.T, dlogits.sum(axis=1, keepdims=True)]
+        da = w_out.T @ dlogits
+        block_grads = []
+        for cache in reversed(caches):
+            da, g = block_backward(da, cache, skip)
+            block_grads.append([g["dW1"], g["db1"], g["dW2"], g["db2"]])
+        dz0 = da * (h0 > 0)
+        grads = [dz0 @ x.T, dz0.sum(axis=1, keepdims=True)]
+        for g in reversed(block_grads):
+            grads += g
+        grads += g_out
+        for i, (v, g) in enumerate(zip(flat, grads)):   # Adam, updating the arrays in place
+            m1, m2 = moments[i]
+            m1 *= 0.9
+            m1 += 0.1 * g
+            m2 *= 0.999
+            m2 += 0.001 * g * g
+            v -= lr * (m1 / (1 - 0.9 ** step)) / (np.sqrt(m2 / (1 - 0.999 ** step)) + 1e-8)
+    return np.array(losses)
+
+
+def path_lengths(blocks: int) -> np.ndarray:
+    """How many of the 2**blocks paths through a residual stack pass through k blocks, k = 0..blocks."""
+    from math import comb
+
+    return np.array([comb(blocks, k) for k in range(blocks + 1)], dtype=float)

@@ -1,0 +1,52 @@
+"""The helpers notebook 04 uses around training: images, diagrams, plots."""
+import numpy as np
+import pytest
+
+import resnets_utils as ru
+
+
+def test_load_image_crops_to_a_square_and_scales(tmp_path):
+    from PIL import Image
+
+    wide = np.zeros((40, 80, 3), np.uint8)
+    wide[:, 20:60] = 255          # the centre square is white, the sides black
+    Image.fromarray(wide).save(tmp_path / "wide.png")
+    image = ru.load_image(tmp_path / "wide.png")
+    assert image.shape == (1, 64, 64, 3) and image.dtype == np.float32
+    assert image.min() > 0.95
+
+
+def test_load_image_errors_name_the_file(tmp_path):
+    with pytest.raises(ru.CourseError, match="was not found"):
+        ru.load_image(tmp_path / "nope.jpg")
+    (tmp_path / "bad.jpg").write_bytes(b"not an image")
+    with pytest.raises(ru.CourseError, match="not an image Pillow can read"):
+        ru.load_image(tmp_path / "bad.jpg")
+
+
+def test_draw_model_without_graphviz_explains_and_returns_none(monkeypatch, tmp_path, capsys):
+    import shutil
+
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    assert ru.draw_model(object(), "m", folder=tmp_path) is None
+    out = capsys.readouterr().out
+    assert "apt-get install graphviz" in out and "rest of the notebook does not need" in out
+    assert not list(tmp_path.iterdir())
+
+
+def test_confusion_matrix_counts():
+    counts = ru.confusion_matrix([0, 1, 1, 2], [0, 1, 2, 2], n_classes=3)
+    assert counts.tolist() == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+
+
+def test_require_names_the_exercise():
+    assert ru.require(3, "x", "Exercise 3") == 3
+    with pytest.raises(ru.CourseError, match="finish Exercise 3"):
+        ru.require(None, "model", "Exercise 3")
+
+
+def test_quick_run_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(ru.QUICK_ENV, raising=False)
+    assert not ru.quick_run()
+    monkeypatch.setenv(ru.QUICK_ENV, "1")
+    assert ru.quick_run()
