@@ -14,15 +14,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from resnets_utils import CourseError, import_tensorflow_quietly
+from resnets_utils import CheckFailed, import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras  # noqa: E402
 from keras.src.ops.operation import Operation  # noqa: E402
-
-
-class CheckFailed(CourseError, AssertionError):
-    """A graded check failed; the message says what to change."""
 
 
 # --------------------------------------------------------------------------------------------

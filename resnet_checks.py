@@ -17,8 +17,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
-from block_checks import CheckFailed
-from resnets_utils import REPO, import_tensorflow_quietly
+from resnets_utils import REPO, CheckFailed, import_tensorflow_quietly
 
 import_tensorflow_quietly()
 import keras  # noqa: E402

@@ -48,6 +48,10 @@ class CourseError(Exception):
         return [f"{type(self).__name__}: {self}"]
 
 
+class CheckFailed(CourseError, AssertionError):
+    """A graded check failed; the message says what to change (shared by all the notebooks' checks)."""
+
+
 class DatasetError(CourseError):
     """The dataset file is missing, unreadable, or not in the SIGNS format."""
 
