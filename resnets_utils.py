@@ -355,6 +355,7 @@ def plot_history(history, title: str = "Learning curves"):
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
+    axes[0].set_yscale("log")   # an early spike of the test loss would otherwise flatten the rest
     axes[1].set_ylim(0, 1.02)
     fig.suptitle(title)
     fig.tight_layout()
