@@ -85,10 +85,76 @@ def draw_block(projection: bool):
     return fig
 
 
+def _family_row(ax, y, title, main, shortcut, relu_after_add, shared_preact):
+    """One block of notebook 05 on one row: main path left to right, projection shortcut above."""
+    w, h, step = 0.95, 0.75, 1.12
+    ax.text(0.0, y + 1.55, title, fontsize=10.5, weight="bold", va="center")
+    ax.text(0.3, y, "X", ha="center", va="center", fontsize=10)
+    xs = [1.3 + step * i for i in range(len(main))]
+    _arrow(ax, (0.45, y), (xs[0] - w / 2, y))
+    add_x = xs[-1] + 1.05
+    for i, (x, (kind, text)) in enumerate(zip(xs, main)):
+        ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=COLOURS[kind], ec="#333333", lw=1.0, zorder=2))
+        ax.text(x, y, text, ha="center", va="center", fontsize=7.5, zorder=3)
+        _arrow(ax, (x + w / 2, y), ((xs[i + 1] - w / 2) if i + 1 < len(xs) else add_x - 0.25, y))
+    ax.add_patch(plt.Circle((add_x, y), 0.25, fc="white", ec="#333333", lw=1.0))
+    ax.text(add_x, y, "+", ha="center", va="center", fontsize=13)
+    end = add_x + 0.25
+    if relu_after_add:
+        rx = add_x + 1.0
+        _arrow(ax, (end, y), (rx - w / 2, y))
+        ax.add_patch(FancyBboxPatch((rx - w / 2, y - h / 2), w, h, boxstyle="round,pad=0.02,rounding_size=0.08",
+                                    fc=COLOURS["relu"], ec="#333333", lw=1.0, zorder=2))
+        ax.text(rx, y, "ReLU", ha="center", va="center", fontsize=7.5, zorder=3)
+        end = rx + w / 2
+    _arrow(ax, (end, y), (end + 0.5, y))
+    # The identity shortcut always leaves from the block input X.
+    top = y + 0.8
+    ax.plot([0.75, 0.75, add_x, add_x], [y, top, top, y + 0.25], color="#333333", lw=1.1)
+    if not shared_preact:
+        ax.text((0.75 + add_x) / 2, top + 0.1, f"shortcut: identity, or {shortcut} when the shape changes",
+                ha="center", va="bottom", fontsize=8.5, style="italic")
+        return
+    # In a pre-activation block a projection reads the pre-activated input instead (dashed, below).
+    ax.text((0.75 + add_x) / 2, top + 0.1, "shortcut: identity", ha="center", va="bottom", fontsize=8.5,
+            style="italic")
+    start, bottom = xs[1] + w / 2 + 0.08, y - 0.8
+    ax.plot([start, start, add_x, add_x], [y, bottom, bottom, y - 0.25], color="#333333", lw=1.1, ls="--")
+    ax.text((start + add_x) / 2, bottom - 0.1, f"when the shape changes: {shortcut}, instead of the identity",
+            ha="center", va="top", fontsize=8.5, style="italic")
+
+
+def draw_family():
+    """The four blocks of notebook 05, one per row."""
+    conv = lambda text: ("conv", text)  # noqa: E731
+    bn, relu = ("bn", "BN"), ("relu", "ReLU")
+    rows = [
+        ("Basic block (ResNet-18, 34)", [conv("3x3, F\nstride s"), bn, relu, conv("3x3, F"), bn],
+         "a 1x1 conv (stride s) + BN", True, False),
+        ("Bottleneck block (ResNet-50, 101, 152)", [conv("1x1, F\nstride s"), bn, relu, conv("3x3, F"), bn, relu,
+                                                    conv("1x1, 4F"), bn], "a 1x1 conv (stride s) + BN", True, False),
+        ("Pre-activation basic block", [bn, relu, conv("3x3, F\nstride s"), bn, relu, conv("3x3, F")],
+         "a 1x1 conv (stride s) of the pre-activated input", False, True),
+        ("Pre-activation bottleneck block", [bn, relu, conv("1x1, F\nstride s"), bn, relu, conv("3x3, F"), bn, relu,
+                                             conv("1x1, 4F")], "a 1x1 conv (stride s) of the pre-activated input",
+         False, True),
+    ]
+    fig, ax = plt.subplots(figsize=(12, 8.2))
+    for i, row in enumerate(rows):
+        _family_row(ax, -3.2 * i, *row)
+    ax.set_xlim(-0.1, 13.0)
+    ax.set_ylim(-3.2 * (len(rows) - 1) - 1.3, 1.8)
+    ax.set_aspect("equal")
+    ax.axis("off")
+    return fig
+
+
 def main():
     for projection, name in ((False, "identity_block"), (True, "convolutional_block")):
         path = save_fig(draw_block(projection), name, dpi=110)
         print("wrote", path)
+    print("wrote", save_fig(draw_family(), "resnet_blocks", dpi=110))
 
 
 if __name__ == "__main__":

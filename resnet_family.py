@@ -1,0 +1,190 @@
+"""Counting helpers and reference numbers for notebook 05, the ResNet family.
+
+Multiply-adds are counted as in He et al. (2015), Table 1: one per weight of a convolution or a
+dense layer per output position; BatchNorm, ReLU, additions and pooling are not counted.
+"""
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass
+
+import numpy as np
+
+from resnets_utils import CheckFailed, import_tensorflow_quietly
+
+import_tensorflow_quietly()
+import keras  # noqa: E402
+
+DEPTHS = (18, 34, 50, 101, 152)
+
+# He et al. 2015, "Deep Residual Learning for Image Recognition", Table 1: FLOPs (multiply-adds)
+# at 224x224, in units of 10^9.
+TABLE1_GFLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
+
+# torchvision's resnet18 ... resnet152: convolutions without biases, BatchNorm's running
+# statistics kept as buffers, not parameters.
+TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+
+KERAS_APPLICATIONS = {50: "ResNet50", 101: "ResNet101", 152: "ResNet152"}
+KERAS_APPLICATIONS_V2 = {50: "ResNet50V2", 101: "ResNet101V2", 152: "ResNet152V2"}
+
+
+def multiply_adds(model) -> int:
+    """Forward multiply-adds of the Conv2D and Dense layers of a built functional model."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            total += h * w * c_out * kh * kw * layer.input.shape[-1] // layer.groups
+        elif isinstance(layer, keras.layers.Dense):
+            total += layer.units * layer.input.shape[-1]
+    return int(total)
+
+
+def _producer(tensor):
+    return tensor._keras_history.operation
+
+
+@dataclass
+class ParameterCount:
+    total: int
+    conv_biases: int            # every bias of every Conv2D
+    conv_biases_before_bn: int  # biases of the Conv2D layers whose output goes straight into BatchNorm
+    bn_moving_statistics: int   # BatchNorm's moving mean and variance: weights, but not trained
+
+    @property
+    def torchvision_style(self) -> int:
+        """The count without conv biases and without BatchNorm's moving statistics, as torchvision counts."""
+        return self.total - self.conv_biases - self.bn_moving_statistics
+
+
+def count_parameters(model) -> ParameterCount:
+    conv_biases = sum(layer.filters for layer in model.layers
+                      if isinstance(layer, keras.layers.Conv2D) and layer.use_bias)
+    before_bn, moving = 0, 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            moving += 2 * layer.input.shape[-1]
+            source = _producer(layer.input)
+            if isinstance(source, keras.layers.Conv2D) and source.use_bias:
+                before_bn += source.filters
+    return ParameterCount(model.count_params(), conv_biases, before_bn, moving)
+
+
+def block_cost(block, input_shape, filters) -> tuple[int, int]:
+    """(parameters, multiply-adds) of one block applied to an input of `input_shape`, stride 1."""
+    x = keras.Input(input_shape)
+    model = keras.Model(x, block(x, filters, s=1))
+    return model.count_params(), multiply_adds(model)
+
+
+@dataclass
+class FamilyRow:
+    depth: int
+    block: str
+    params: int
+    torchvision_style: int
+    multiply_adds: int
+    preact_params: int
+    preact_biases_before_bn: int
+    keras_params: int | None = None
+    keras_v2_params: int | None = None
+
+
+def _keras_count(name):
+    if name is None:
+        return None
+    model = getattr(keras.applications, name)(weights=None, input_shape=(224, 224, 3), classes=1000)
+    n = model.count_params()
+    del model
+    gc.collect()
+    return n
+
+
+def family_table(build_resnet, depths=DEPTHS) -> list[FamilyRow]:
+    """Build every depth at 224x224x3 with 1000 classes, post- and pre-activation, and count."""
+    rows = []
+    for depth in depths:
+        model = build_resnet(depth, input_shape=(224, 224, 3), classes=1000)
+        v1 = count_parameters(model)
+        flops = multiply_adds(model)
+        del model
+        model = build_resnet(depth, input_shape=(224, 224, 3), classes=1000, preact=True)
+        v2 = count_parameters(model)
+        del model
+        gc.collect()
+        rows.append(FamilyRow(depth, "basic" if depth < 50 else "bottleneck", v1.total, v1.torchvision_style, flops,
+                              v2.total, v2.conv_biases_before_bn, _keras_count(KERAS_APPLICATIONS.get(depth)),
+                              _keras_count(KERAS_APPLICATIONS_V2.get(depth))))
+    return rows
+
+
+def _pair(ours, reference) -> str:
+    """The reference count, with '=' or '≠' before it, or a dash where there is no reference."""
+    if reference is None:
+        return "—"
+    return f"{'=' if ours == reference else '≠'} {reference:,}"
+
+
+def print_family_table(rows) -> None:
+    print("Post-activation (v1) at 224x224x3, 1000 classes")
+    print(f"{'depth':>5}  {'block':<10}  {'params':>10}  {'keras.applications':>20}  {'torchvision-style':>17}  "
+          f"{'torchvision':>14}  {'GFLOPs':>6}  {'Table 1':>7}  {'diff':>5}")
+    for r in rows:
+        g = r.multiply_adds / 1e9
+        print(f"{r.depth:>5}  {r.block:<10}  {r.params:>10,}  {_pair(r.params, r.keras_params):>20}  "
+              f"{r.torchvision_style:>17,}  {_pair(r.torchvision_style, TORCHVISION_PARAMS[r.depth]):>14}  "
+              f"{g:>6.3f}  {TABLE1_GFLOPS[r.depth]:>7.1f}  {100 * (g / TABLE1_GFLOPS[r.depth] - 1):>+4.1f}%")
+    print()
+    print("Pre-activation (v2) at 224x224x3, 1000 classes")
+    print(f"{'depth':>5}  {'params':>10}  {'without conv biases before BN':>29}  {'keras.applications V2':>21}")
+    for r in rows:
+        lean = r.preact_params - r.preact_biases_before_bn
+        print(f"{r.depth:>5}  {r.preact_params:>10,}  {lean:>29,}  {_pair(lean, r.keras_v2_params):>21}")
+
+
+def check_family_table(rows, tolerance: float = 0.05) -> None:
+    """Raise CheckFailed unless the counts agree with every reference; print a summary line otherwise."""
+    for r in rows:
+        ratio = r.multiply_adds / 1e9 / TABLE1_GFLOPS[r.depth]
+        if abs(ratio - 1) > tolerance:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.multiply_adds / 1e9:.2f} GFLOPs, more than {tolerance:.0%} away "
+                              f"from the paper's {TABLE1_GFLOPS[r.depth]}.")
+        if r.keras_params is not None and r.params != r.keras_params:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.params:,} parameters; keras.applications has {r.keras_params:,}.")
+        if r.torchvision_style != TORCHVISION_PARAMS[r.depth]:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.torchvision_style:,} parameters counted as torchvision does; "
+                              f"torchvision has {TORCHVISION_PARAMS[r.depth]:,}.")
+        lean = r.preact_params - r.preact_biases_before_bn
+        if r.keras_v2_params is not None and lean != r.keras_v2_params:
+            raise CheckFailed(f"ResNet-{r.depth} v2: {lean:,} parameters without the biases before BatchNorm; "
+                              f"keras.applications has {r.keras_v2_params:,}.")
+    print(f"Every count agrees with its reference; FLOPs within {tolerance:.0%} of Table 1.")
+
+
+def plot_family(rows):
+    """Parameters and multiply-adds against depth, basic and bottleneck blocks in two colours."""
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    blue, orange = "#4c72b0", "#dd8452"
+    x = range(len(rows))
+    colours = [blue if r.block == "basic" else orange for r in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
+    left.bar(x, [r.params / 1e6 for r in rows], color=colours)
+    left.set_ylabel("parameters (millions)")
+    right.bar(x, [r.multiply_adds / 1e9 for r in rows], color=colours)
+    right.scatter(x, [TABLE1_GFLOPS[r.depth] for r in rows], color="black", marker="_", s=700, zorder=3)
+    right.set_ylabel("multiply-adds (10$^9$) at 224x224")
+    for ax in (left, right):
+        ax.set_xticks(x, [str(r.depth) for r in rows])
+        ax.set_xlabel("ResNet depth")
+        ax.spines[["top", "right"]].set_visible(False)
+    left.legend(handles=[Patch(color=blue, label="basic blocks"), Patch(color=orange, label="bottleneck blocks")],
+                loc="upper left", frameon=False)
+    right.legend(handles=[Line2D([], [], color="black", lw=2, label="He et al. 2015, Table 1")],
+                 loc="upper left", frameon=False)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,117 @@
+"""A catalogue of common mistakes in notebook 05's graded cells, each with the hint the check must give.
+
+As in block_mistakes: each mistake is a list of (old text, new text) edits of the solution's graded
+cell; the tests apply it and assert that the check names the problem.
+"""
+from tests.block_mistakes import apply  # noqa: F401  (re-exported for the tests)
+
+NOTEBOOK = "05_resnet_family.ipynb"
+
+FINAL_RELU = "    X = Add()([X, X_shortcut])\n    X = Activation('relu')(X)"
+ADD = "    X = Add()([X, X_shortcut])"
+PROJECT_IF = "if s != 1 or X_shortcut.shape[-1] != F:"
+PROJECT_IF_4F = "if s != 1 or X_shortcut.shape[-1] != 4 * F:"
+SECOND_3X3 = "X = Conv2D(filters=F, kernel_size=3, strides=(1, 1), padding='same', kernel_initializer=initializer(seed=0))(X)"
+BN_LINE = "X = BatchNormalization(axis=3)(X, training=training)"
+SHORTCUT_BN = "        X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n"
+
+BASIC = [
+    ("no_relu_after_add", [(FINAL_RELU, ADD)], "must end with a ReLU applied after the addition"),
+    ("relu_before_add", [(FINAL_RELU, "    X = Activation('relu')(X)\n" + ADD)], "ReLU before adding the shortcut"),
+    ("never_projects", [(PROJECT_IF, "if False:")], "needs a projection"),
+    ("projects_only_when_strided", [(PROJECT_IF, "if s != 1:")], "the input has 3 channels and the block outputs 2"),
+    ("always_projects", [(PROJECT_IF, "if True:")], "the shortcut is the input itself"),
+    ("stride_on_both_convs", [(SECOND_3X3, SECOND_3X3.replace("strides=(1, 1)", "strides=(s, s)"))],
+     "belongs to the first Conv2D of the main path"),
+    ("valid_padding", [(SECOND_3X3, SECOND_3X3.replace("'same'", "'valid'"))], "use padding='same'"),
+    ("no_batchnorm_on_shortcut", [(SHORTCUT_BN, "")], "not followed by BatchNormalization"),
+    ("shortcut_from_main_path", [("initializer=initializer(seed=0))(X_shortcut)", "initializer=initializer(seed=0))(X)")],
+     "must be applied to the block's input X_shortcut"),
+    ("adds_main_path_twice", [("Add()([X, X_shortcut])", "Add()([X, X])")], "adds the same tensor twice"),
+    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
+    ("initializer_ignored", [(SECOND_3X3, SECOND_3X3.replace(", kernel_initializer=initializer(seed=0)", ""))],
+     "does not use the `initializer` argument"),
+    ("forgot_return", [("    return X", "    X")], "returned None"),
+    ("batchnorm_wrong_axis", [(f"{SECOND_3X3}\n    {BN_LINE}", f"{SECOND_3X3}\n    {BN_LINE.replace('axis=3', 'axis=1')}")],
+     "normalises over the wrong axis"),
+]
+
+THIRD_1X1 = "X = Conv2D(filters=4 * F, kernel_size=1, strides=(1, 1), padding='valid', kernel_initializer=initializer(seed=0))(X)"
+
+BOTTLENECK = [
+    ("no_relu_after_add", [(FINAL_RELU, ADD)], "must end with a ReLU applied after the addition"),
+    ("relu_before_add", [(FINAL_RELU, "    X = Activation('relu')(X)\n" + ADD)], "ReLU before adding the shortcut"),
+    ("projects_only_when_strided", [(PROJECT_IF_4F, "if s != 1:")], "the input has 3 channels and the block outputs 8"),
+    ("always_projects", [(PROJECT_IF_4F, "if True:")], "the shortcut is the input itself"),
+    ("third_conv_not_widened", [(THIRD_1X1, THIRD_1X1.replace("filters=4 * F", "filters=F"))],
+     "widens back to 4 * filters"),
+    ("stride_on_3x3", [("filters=F, kernel_size=1, strides=(s, s)", "filters=F, kernel_size=1, strides=(1, 1)"),
+                       (SECOND_3X3, SECOND_3X3.replace("strides=(1, 1)", "strides=(s, s)"))],
+     "belongs to the first Conv2D of the main path"),
+    ("missing_relu_after_second_bn", [(f"{SECOND_3X3}\n    {BN_LINE}\n    X = Activation('relu')(X)\n",
+                                       f"{SECOND_3X3}\n    {BN_LINE}\n")],
+     "2 ReLU layers; found 3 and 1"),
+    ("no_batchnorm_on_shortcut", [(SHORTCUT_BN, "")], "not followed by BatchNormalization"),
+    ("forgot_return", [("    return X", "    X")], "returned None"),
+    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
+]
+
+PREACT_ADD = "    X = Add()([X, X_shortcut])\n"
+PREACT_SHORTCUT_F = ("X_shortcut = Conv2D(filters=F, kernel_size=1, strides=(s, s), padding='valid', "
+                     "kernel_initializer=initializer(seed=0))(X)")
+LAST_3X3 = "    # Second component: 3x3 convolution, straight into the addition\n    " + SECOND_3X3 + "\n"
+
+PREACT_BASIC = [
+    ("relu_after_add", [(PREACT_ADD, PREACT_ADD + "    X = Activation('relu')(X)\n")], "ends with the addition"),
+    ("projection_reads_raw_input", [(PREACT_SHORTCUT_F, PREACT_SHORTCUT_F.replace("(X)", "(X_shortcut)"))],
+     "reads the raw block input"),
+    ("batchnorm_after_projection", [(PREACT_SHORTCUT_F, PREACT_SHORTCUT_F + "\n        X_shortcut = "
+                                     "BatchNormalization(axis=3)(X_shortcut, training=training)")],
+     "bare 1x1 Conv2D"),
+    ("batchnorm_after_last_conv", [(LAST_3X3, LAST_3X3 + "    " + BN_LINE + "\n")], "feeds the addition directly"),
+    ("never_projects", [(PROJECT_IF, "if False:")], "needs a projection"),
+    ("post_activation_order", [("    X = Conv2D(filters=F, kernel_size=3, strides=(s, s), padding='same', "
+                                "kernel_initializer=initializer(seed=0))(X)\n    " + BN_LINE + "\n    X = Activation('relu')(X)\n",
+                                "    X = Conv2D(filters=F, kernel_size=3, strides=(s, s), padding='same', "
+                                "kernel_initializer=initializer(seed=0))(X)\n    X = Activation('relu')(X)\n    " + BN_LINE + "\n")],
+     "in the wrong order"),
+    ("forgot_return", [("    return X", "    X")], "returned None"),
+    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
+]
+
+PREACT_SHORTCUT_4F = PREACT_SHORTCUT_F.replace("filters=F,", "filters=4 * F,")
+LAST_1X1 = "    # Third component: 1x1 convolution with 4F filters, straight into the addition\n    " + THIRD_1X1 + "\n"
+
+PREACT_BOTTLENECK = [
+    ("relu_after_add", [(PREACT_ADD, PREACT_ADD + "    X = Activation('relu')(X)\n")], "ends with the addition"),
+    ("projection_reads_raw_input", [(PREACT_SHORTCUT_4F, PREACT_SHORTCUT_4F.replace("(X)", "(X_shortcut)"))],
+     "reads the raw block input"),
+    ("batchnorm_after_last_conv", [(LAST_1X1, LAST_1X1 + "    " + BN_LINE + "\n")], "feeds the addition directly"),
+    ("projects_only_when_strided", [(PROJECT_IF_4F, "if s != 1:")], "the input has 3 channels and the block outputs 8"),
+    ("third_conv_not_widened", [(THIRD_1X1, THIRD_1X1.replace("filters=4 * F", "filters=F"))],
+     "widens back to 4 * filters"),
+    ("forgot_return", [("    return X", "    X")], "returned None"),
+]
+
+STRIDE = "s = 2 if i == 0 and stage > 0 else 1"
+BLOCK_CHOICE = ("    if kind == \"basic\":\n        block = preact_basic_block if preact else basic_block\n"
+                "    else:\n        block = preact_bottleneck_block if preact else bottleneck_block\n")
+
+BUILD = [
+    ("stride_in_stage_2", [(STRIDE, "s = 2 if i == 0 else 1")], "stage 2 must keep the 16x16 image"),
+    ("stride_in_every_block", [(STRIDE, "s = 2 if stage > 0 else 1")], "change inside a stage"),
+    ("filters_do_not_double", [("filters = 64 * 2 ** stage", "filters = 64")], "the filters double"),
+    ("filters_times_four_for_bottlenecks", [("filters = 64 * 2 ** stage",
+                                             "filters = 64 * 2 ** stage * (4 if kind == 'bottleneck' else 1)")],
+     "the filters double"),
+    ("always_basic_blocks", [(BLOCK_CHOICE, "    block = preact_basic_block if preact else basic_block\n")],
+     "uses bottleneck blocks (ResNet-50 and deeper)"),
+    ("ignores_preact", [(BLOCK_CHOICE, BLOCK_CHOICE.replace(" if preact else basic_block", "").replace(
+        "preact_basic_block", "basic_block").replace(" if preact else bottleneck_block", "").replace(
+        "preact_bottleneck_block", "bottleneck_block"))], "with preact=True use the pre-activation blocks"),
+    ("two_blocks_per_stage", [("for i in range(blocks):", "for i in range(2):")], "[3, 4, 6, 3] per stage"),
+    ("one_stage_too_few", [("enumerate(repetitions)", "enumerate(repetitions[:3])")], "blocks"),
+]
+
+MISTAKES = {"basic_block": BASIC, "bottleneck_block": BOTTLENECK, "preact_basic_block": PREACT_BASIC,
+            "preact_bottleneck_block": PREACT_BOTTLENECK, "build_resnet": BUILD}

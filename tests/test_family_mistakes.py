@@ -1,0 +1,93 @@
+"""Notebook 05's checks: the solution passes, the stored expected values come from the solution, and
+every catalogued mistake is caught with its hint (and fails nbval, for one mistake per exercise)."""
+import nbformat
+import pytest
+
+import family_checks as fc
+from family_checks import CheckFailed
+from tests import family_mistakes as fm
+from tests.notebook_tools import NOTEBOOKS, code_cells, failing_cells, graded_source, read, tagged
+
+NB = read(NOTEBOOKS / fm.NOTEBOOK)
+CHECKS = {name: getattr(fc, f"check_{name}") for name in fm.MISTAKES}
+CASES = [(ex, m) for ex, mistakes in fm.MISTAKES.items() for m in mistakes]
+
+
+def namespace():
+    """The notebook's imports, its RESNET_STAGES table and its solution blocks."""
+    ns = {}
+    for cell in code_cells(NB):
+        if cell.source.startswith(("import", "RESNET_STAGES")):
+            exec(cell.source, ns)
+    for _, cell in tagged(NB, "graded"):
+        exec(cell.source, ns)
+    return ns
+
+
+def define(exercise, source):
+    ns = namespace()
+    exec(source, ns)
+    return ns[exercise]
+
+
+@pytest.mark.parametrize("exercise", fm.MISTAKES)
+def test_the_solution_passes_the_check(exercise, capsys):
+    CHECKS[exercise](define(exercise, graded_source(NB, exercise)))
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
+def test_expected_numbers_come_from_the_solution():
+    ns = namespace()
+    for name, spec in fc.SPECS.items():
+        assert fc.block_numbers(ns[name], spec) == fc.EXPECTED_NUMBERS[name], name
+
+
+def test_expected_parameter_counts_come_from_the_solution():
+    build = namespace()["build_resnet"]
+    for depth, preact in fc.BUILD_CASES:
+        model = build(depth, input_shape=fc.BUILD_INPUT, classes=fc.BUILD_CLASSES, preact=preact)
+        assert model.count_params() == fc.EXPECTED_PARAMS[depth, preact], (depth, preact)
+
+
+@pytest.mark.parametrize("exercise", [e for e in fm.MISTAKES if e != "build_resnet"])
+def test_at_least_six_mistakes_per_block(exercise):
+    assert len(fm.MISTAKES[exercise]) >= 6
+
+
+@pytest.mark.parametrize("exercise, mistake", CASES, ids=[f"{e}-{m[0]}" for e, m in CASES])
+def test_check_names_the_mistake(exercise, mistake):
+    _, edits, hint = mistake
+    wrong = define(exercise, fm.apply(graded_source(NB, exercise), edits))
+    with pytest.raises(CheckFailed) as e:
+        CHECKS[exercise](wrong)
+    assert hint in str(e.value), f"expected the hint {hint!r}, got: {e.value}"
+    assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
+
+
+def test_check_explains_a_function_that_returns_none():
+    with pytest.raises(CheckFailed, match="returned None"):
+        fc.check_basic_block(lambda X, filters, s=1, training=False, initializer=None: None)
+    with pytest.raises(CheckFailed, match="returned None"):
+        fc.check_build_resnet(lambda depth, input_shape=None, classes=None, preact=False: None)
+
+
+def test_nbval_fails_on_a_mistake_in_each_exercise(tmp_path):
+    """The first mistake of each exercise, written into the notebook (cut after that exercise's check
+    cell, to keep this fast), makes nbval fail at that check cell and nowhere before it."""
+    paths, expected = [], {}
+    for exercise, mistakes in fm.MISTAKES.items():
+        mid, edits, _ = mistakes[0]
+        nb = read(NOTEBOOKS / fm.NOTEBOOK)
+        [(_, cell)] = tagged(nb, "graded", exercise)
+        cell.source = fm.apply(cell.source, edits)
+        check = max(i for i, c in tagged(nb, "check", exercise) if "check_" in c.source)
+        last = [c for c in nb.cells if c.cell_type == "code"][check]
+        nb.cells = nb.cells[:nb.cells.index(last) + 1]
+        path = tmp_path / f"{exercise}-{mid}.ipynb"
+        path.write_text(nbformat.writes(nb))
+        paths.append(path)
+        expected[path.name] = {i for i, c in tagged(nb, "check", exercise)}
+    results, log = failing_cells(paths, tmp_path)
+    for name, want in expected.items():
+        assert results[name]["ran"] > 0, f"nbval did not run {name}:\n{log[-2000:]}"
+        assert set(results[name]["failed"]) == want, f"{name}: failed {results[name]['failed']}, expected {want}"
