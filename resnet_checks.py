@@ -244,7 +244,7 @@ def check_resnet50(ResNet50) -> None:
     print("All tests passed.")
 
 
-def check_training(test_accuracy, target: float = 0.90) -> None:
+def check_training(test_accuracy, target: float = 0.95) -> None:
     """The course recipe must reach ``target`` accuracy on the 120 test images.
 
     In a quick run (RESNETS_QUICK=1, used only by the suite's plumbing tests) the model has
@@ -259,6 +259,7 @@ def check_training(test_accuracy, target: float = 0.90) -> None:
         return
     if test_accuracy < target:
         _fail(f"test accuracy {test_accuracy:.3f} is below {target}. If you changed the recipe (epochs, "
-              f"learning rate, augmentation), go back to the course's settings and run the cells again; "
-              f"if ResNet50 passed its check, the recipe reaches {target} in the course's own run.")
+              f"learning rate, augmentation), go back to the course's settings and run the cells again. With "
+              f"the course's settings it reaches 0.967 (the same on Intel and AMD CPUs); other data orders gave "
+              f"0.950 to 1.000. If yours is just below, set EPOCHS = 16 in the training cell and run again.")
     print(f"Test accuracy {test_accuracy:.3f} >= {target}: the recipe works.")

@@ -1,0 +1,122 @@
+"""Training speed: the course's ResNet-50 against keras.applications.ResNet50, same process, alternating.
+
+    python -m bench.train_speed                  # course vs keras.applications, fp32, TF's default graph mode
+    python -m bench.train_speed --xla --bf16     # also the course model with XLA, and with bfloat16 mixed precision
+
+Both models train on the 1080 SIGNS images at 64x64, batch 32, Adam, no augmentation (this measures the
+model, not the input pipeline). The first epoch, which traces the training step, is timed apart; then
+the models take turns for --rounds epochs each, so that a slower or busier machine affects both alike,
+and the median epoch gives images/s. Achieved GFLOP/s counts 2 FLOPs per multiply-add and a training
+step as 3 forward passes (forward, and the two products of the backward pass); the FP32 peak assumes
+2 FMA units per core (64 FP32 FLOPs per cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at
+the nominal clock, so the fraction is an estimate. Results go to bench/results/train_speed-<machine>.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.course import course_resnet50
+from bench.machine import describe_machine, results_path
+from resnets_utils import check_environment, load_dataset
+
+BATCH = 32
+
+
+def fp32_peak_gflops(machine: dict) -> float | None:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        mhz = float(re.search(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M).group(1))
+    except (OSError, AttributeError):
+        return None
+    intel = "GenuineIntel" in text
+    per_cycle = 64 if ("avx512f" in machine["flags"] and intel) else 32 if "fma" in machine["flags"] else 16
+    return machine["threads"] * mhz / 1000 * per_cycle
+
+
+def build(kind: str):
+    import keras
+
+    keras.mixed_precision.set_global_policy("mixed_bfloat16" if kind.endswith("bf16") else "float32")
+    if kind.startswith("keras"):
+        model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
+    else:
+        model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=kind.endswith("xla"))
+    keras.mixed_precision.set_global_policy("float32")
+    return model
+
+
+def epoch_seconds(model, x, y) -> float:
+    start = time.perf_counter()
+    model.fit(x, y, batch_size=BATCH, epochs=1, shuffle=False, verbose=0)
+    return time.perf_counter() - start
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--xla", action="store_true", help="also the course model with jit_compile=True")
+    parser.add_argument("--bf16", action="store_true", help="also the course model in mixed_bfloat16")
+    args = parser.parse_args(argv)
+
+    import keras
+
+    from resnet_family import multiply_adds
+
+    check_environment()
+    x, y, *_ = load_dataset()
+    x = (x / 255.0).astype(np.float32)
+    y = keras.utils.to_categorical(y.ravel(), 6)
+    kinds = ["course", "keras.applications"] + ["course-xla"] * args.xla + ["course-bf16"] * args.bf16
+    models = {k: build(k) for k in kinds}
+    macs = {k: multiply_adds(m) for k, m in models.items()}
+    first = {}
+    for k, m in models.items():
+        first[k] = epoch_seconds(m, x, y)
+        print(f"  {k}: first epoch {first[k]:.1f} s", flush=True)
+    epochs = {k: [] for k in kinds}
+    for r in range(args.rounds):
+        for k, m in models.items():
+            epochs[k].append(epoch_seconds(m, x, y))
+        print(f"  round {r + 1}: " + ", ".join(f"{k} {epochs[k][-1]:.1f} s" for k in kinds), flush=True)
+
+    machine = describe_machine()
+    peak = fp32_peak_gflops(machine)
+    rows = []
+    for k in kinds:
+        t = statistics.median(epochs[k])
+        ips = len(x) / t
+        gflops = ips * macs[k] * 2 * 3 / 1e9
+        rows.append({"model": k, "images_per_second": round(ips, 1), "epoch_seconds": round(t, 1),
+                     "first_epoch_seconds": round(first[k], 1), "tracing_overhead_seconds": round(first[k] - t, 1),
+                     "forward_multiply_adds": macs[k], "gflops": round(gflops, 1),
+                     "fraction_of_fp32_peak": round(gflops / peak, 3) if peak else None,
+                     "all_epoch_seconds": [round(e, 2) for e in epochs[k]]})
+    base = rows[1]["images_per_second"]
+    print(f"\nResNet-50 training at 64x64, batch {BATCH}, on {machine['cpu']} ({machine['threads']} threads), "
+          f"TF {machine['tensorflow']}, Keras {machine['keras']}")
+    print(f"{'model':<20} {'img/s':>6} {'vs keras':>8} {'epoch s':>7} {'1st epoch s':>11} {'tracing s':>9} "
+          f"{'GFLOP/s':>7} {'of peak':>7}")
+    for r in rows:
+        frac = f"{100 * r['fraction_of_fp32_peak']:.0f}%" if r["fraction_of_fp32_peak"] is not None else "?"
+        print(f"{r['model']:<20} {r['images_per_second']:>6.1f} {r['images_per_second'] / base:>7.2f}x "
+              f"{r['epoch_seconds']:>7.1f} {r['first_epoch_seconds']:>11.1f} {r['tracing_overhead_seconds']:>9.1f} "
+              f"{r['gflops']:>7.1f} {frac:>7}")
+    if peak:
+        print(f"FP32 peak estimate: {peak:.0f} GFLOP/s")
+    path = results_path("train_speed")
+    path.write_text(json.dumps({"machine": machine, "batch": BATCH, "rounds": args.rounds,
+                                "fp32_peak_gflops_estimate": peak, "rows": rows}, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
