@@ -198,8 +198,8 @@ def _check_call(name, spec, tr, label, channels, s):
         if projection:   # shapes happened to match, yet the definition asks for a projection
             _fail(name, f"the shortcut is added unchanged; in this call (s = {s}, {channels} input channels, "
                         f"{spec.out_channels(F)} output channels) it needs a projection.")
-        main = chains[1 - [src.kind == "input" if src else False for src in sources].index(True)]
-        shortcut = None
+        from_input = next(i for i, src in enumerate(sources) if src is not None and src.kind == "input")
+        main, shortcut = chains[1 - from_input], None
     else:
         if not projection:
             _fail(name, f"with s = 1 and an input that already has {channels} channels the shortcut is the "

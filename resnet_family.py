@@ -8,7 +8,6 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-import numpy as np
 
 from resnets_utils import CheckFailed, import_tensorflow_quietly
 
