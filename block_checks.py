@@ -159,6 +159,15 @@ def _fail(name, message):
     raise CheckFailed(f"{name}: {message}")
 
 
+def _fail_on_error(name, error):
+    """Explain an exception raised by the student's function: a leftover placeholder, or what it said."""
+    msg = str(error).split("\n")[0]
+    if "None" in msg:
+        _fail(name, f"a `None` placeholder is still in your code ({type(error).__name__}: {msg[:160]}). "
+                    "Replace each `None` in the START CODE HERE regions.")
+    _fail(name, f"calling the function raised {type(error).__name__}: {msg[:300]}")
+
+
 def _main_path_pattern(n_convs=3):
     kinds = []
     for i in range(n_convs):
@@ -220,11 +229,7 @@ def _check_structure(name, tr: Trace, f, filters, s, projection):
             _check_shortcut_conv(name, tr, convs[3], s, F3)
 
     if tr.error is not None:
-        msg = str(tr.error).split("\n")[0]
-        if "NoneType" in msg or "None" in msg:
-            _fail(name, f"a `None` placeholder is still in your code ({type(tr.error).__name__}: {msg[:160]}). "
-                        "Replace each `None` in the START CODE HERE regions.")
-        _fail(name, f"calling the function raised {type(tr.error).__name__}: {msg[:300]}")
+        _fail_on_error(name, tr.error)
 
     adds = tr.of_kind("add")
     if not adds:

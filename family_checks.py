@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from block_checks import _check_initializer, _check_training_flag, ones_initializer, rounded, trace
+from block_checks import (_RETURNED_NONE, _arrow, _check_initializer, _check_training_flag, _fail, _fail_on_error,
+                          ones_initializer, rounded, trace)
 from resnets_utils import CheckFailed, import_tensorflow_quietly
 
 import_tensorflow_quietly()
@@ -101,8 +102,8 @@ def cases(spec: BlockSpec):
 # Comparing a trace with a spec
 # --------------------------------------------------------------------------------------------
 
-def _fail(name, message):
-    raise CheckFailed(f"{name}: {message}")
+_RELU_BEFORE_ADD = ("you applied a ReLU before adding the shortcut. The main path ends with BatchNormalization; "
+                    "add the shortcut first, then apply the ReLU.")
 
 
 def _as_layer(call) -> Layer | None:
@@ -114,27 +115,15 @@ def _as_layer(call) -> Layer | None:
     return None
 
 
-def _arrow(layers) -> str:
-    return " -> ".join(layer.describe() for layer in layers) or "nothing"
-
-
 def _got(chain):
     return [_as_layer(c) or Layer(c.kind) for c in chain]
-
-
-def _describe_got(chain) -> str:
-    return " -> ".join(c.describe() for c in chain) or "nothing"
-
-
-_NONE = ("returned None. Replace every `None` placeholder in the START CODE HERE region with code, and keep "
-         "the final `return X`.")
 
 
 def _check_call(name, spec, tr, label, channels, s):
     F = FILTERS
     projection = label != "identity"
     if tr.error is None and tr.output is None:
-        _fail(name, "the function " + _NONE)
+        _fail(name, "the function " + _RETURNED_NONE)
     if tr.error is None and not hasattr(tr.output, "shape"):
         _fail(name, f"the function returned a {type(tr.output).__name__}, not a tensor.")
     for c in tr.of_kind("conv"):
@@ -150,10 +139,7 @@ def _check_call(name, spec, tr, label, channels, s):
         msg = str(tr.error).split("\n")[0]
         if "incompatible shapes" in msg.lower() or "must have the same shape" in msg.lower():
             _explain_shapes(name, spec, tr, label, channels, s, msg)
-        if "None" in msg:
-            _fail(name, f"a `None` placeholder is still in your code ({type(tr.error).__name__}: {msg[:160]}). "
-                        "Replace each `None` in the START CODE HERE region.")
-        _fail(name, f"calling the function raised {type(tr.error).__name__}: {msg[:300]}")
+        _fail_on_error(name, tr.error)
 
     adds = tr.of_kind("add")
     if not adds:
@@ -176,8 +162,7 @@ def _check_call(name, spec, tr, label, channels, s):
                         f"{final.describe() if final else 'something else'}.")
     else:
         if final is add and any(getattr(tr.producer(t), "kind", None) == "relu" for t in add.inputs):
-            _fail(name, "you applied a ReLU before adding the shortcut. The main path ends with BatchNormalization; "
-                        "add the shortcut first, then apply the ReLU.")
+            _fail(name, _RELU_BEFORE_ADD)
         if final is add:
             _fail(name, "the block must end with a ReLU applied after the addition, a[l+2] = g(z[l+2] + a[l]): "
                         "add the shortcut first, then apply Activation('relu').")
@@ -250,13 +235,12 @@ def _compare_main(name, spec, chain, F, s):
     kinds = [g.kind for g in got]
     if spec.preact and kinds[:1] == ["conv"]:
         _fail(name, "a pre-activation block starts with BatchNormalization and ReLU, before its first Conv2D "
-                    f"(BN -> ReLU -> conv, each time). Found {_describe_got(chain)}.")
+                    f"(BN -> ReLU -> conv, each time). Found {_arrow(chain)}.")
     if not spec.preact and kinds[:1] == ["bn"]:
         _fail(name, "this is the original (post-activation) block: it starts with the Conv2D, and BatchNorm "
-                    f"follows each convolution. Found {_describe_got(chain)}.")
+                    f"follows each convolution. Found {_arrow(chain)}.")
     if not spec.preact and kinds[-1:] == ["relu"]:
-        _fail(name, "you applied a ReLU before adding the shortcut. The main path ends with BatchNormalization; "
-                    "add the shortcut first, then apply the ReLU.")
+        _fail(name, _RELU_BEFORE_ADD)
     if spec.preact and kinds[-1:] == ["bn"]:
         _fail(name, "in a pre-activation block the last Conv2D feeds the addition directly: no BatchNorm after "
                     "it (the next block's BatchNorm comes first).")
@@ -264,7 +248,7 @@ def _compare_main(name, spec, chain, F, s):
     got_convs = [g for g in got if g.kind == "conv"]
     if len(got_convs) != len(want_convs):
         _fail(name, f"the main path should have {len(want_convs)} Conv2D layers ({_arrow(want_convs)}); found "
-                    f"{len(got_convs)}: {_describe_got(chain)}.")
+                    f"{len(got_convs)}: {_arrow(chain)}.")
     kernels = [c.kernel for c in got_convs]
     if kernels != [c.kernel for c in want_convs]:
         _fail(name, f"the main path's kernel sizes should be {', '.join(f'{c.kernel}x{c.kernel}' for c in want_convs)}; "
@@ -284,15 +268,15 @@ def _compare_main(name, spec, chain, F, s):
     w_bn, w_relu = [w.kind for w in want].count("bn"), [w.kind for w in want].count("relu")
     if (n_bn, n_relu) != (w_bn, w_relu):
         _fail(name, f"the main path should have {w_bn} BatchNormalization and {w_relu} ReLU layers; found {n_bn} and "
-                    f"{n_relu}. Expected {_arrow(want)}; found {_describe_got(chain)}.")
-    _fail(name, f"the main path's layers are in the wrong order. Expected {_arrow(want)}; found {_describe_got(chain)}.")
+                    f"{n_relu}. Expected {_arrow(want)}; found {_arrow(chain)}.")
+    _fail(name, f"the main path's layers are in the wrong order. Expected {_arrow(want)}; found {_arrow(chain)}.")
 
 
 def _compare_shortcut(name, spec, tr, main, shortcut, F, s):
     want, got = spec.projection(F, s), _got(shortcut)
     convs = [c for c in shortcut if c.kind == "conv"]
     if len(convs) != 1:
-        _fail(name, f"the shortcut should be {_arrow(want)}; found {_describe_got(shortcut)}.")
+        _fail(name, f"the shortcut should be {_arrow(want)}; found {_arrow(shortcut)}.")
     sc = _as_layer(convs[0])
     if (sc.kernel, sc.filters) != (1, spec.out_channels(F)):
         _fail(name, f"the shortcut's Conv2D should have {spec.out_channels(F)} filters and a 1x1 kernel; found "
@@ -307,7 +291,7 @@ def _compare_shortcut(name, spec, tr, main, shortcut, F, s):
                         "reads the raw block input.")
         if got[-1:] != [want[-1]] or len(got) != 3:
             _fail(name, f"in a pre-activation block the projection is a bare 1x1 Conv2D applied to the pre-activated "
-                        f"input, straight into the addition; found {_describe_got(shortcut)}.")
+                        f"input, straight into the addition; found {_arrow(shortcut)}.")
         if shortcut[0] is not main[0] or shortcut[1] is not main[1]:
             _fail(name, "the projection and the main path share the first BatchNorm -> ReLU: compute the "
                         "pre-activation once and feed it to both.")
@@ -320,7 +304,7 @@ def _compare_shortcut(name, spec, tr, main, shortcut, F, s):
         _fail(name, "the shortcut's Conv2D is not followed by BatchNormalization(axis=3); the original ResNet "
                     "normalises the projection too, so both branches are on the same scale before the addition.")
     if got != want:
-        _fail(name, f"the shortcut should be {_arrow(want)}; found {_describe_got(shortcut)}.")
+        _fail(name, f"the shortcut should be {_arrow(want)}; found {_arrow(shortcut)}.")
 
 
 # --------------------------------------------------------------------------------------------
@@ -469,7 +453,7 @@ def _check_one_build(build_resnet, depth, preact):
                         "code: replace each `None` in the START CODE HERE region.")
         _fail(name, f"{call} raised {type(e).__name__}: {msg[:300]}")
     if model is None:
-        _fail(name, f"{call} " + _NONE.replace("return X", "return Model(...)"))
+        _fail(name, f"{call} " + _RETURNED_NONE.replace("return X", "return Model(...)"))
     if not isinstance(model, keras.Model):
         _fail(name, f"{call} returned a {type(model).__name__}, not a keras.Model.")
 

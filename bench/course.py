@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from resnets_utils import REPO, import_exercise
+from resnets_utils import REPO, import_exercise, load_dataset
 
 NOTEBOOKS = REPO / "notebooks"
 
@@ -28,3 +28,13 @@ def apply_recipe(model, x_train) -> dict:
     exec("import keras, numpy as np\nfrom keras.layers import *\nfrom resnets_utils import quick_run\n"
          + recipe_cell(), ns)
     return ns
+
+
+def signs_for_training():
+    """(x_train, y_train, x_test, y_test) as notebook 04 feeds them to fit: pixels in [0, 1], one-hot labels."""
+    import keras
+    import numpy as np
+
+    x_train, y_train, x_test, y_test, _ = load_dataset()
+    return ((x_train / 255.0).astype(np.float32), keras.utils.to_categorical(y_train.ravel(), 6),
+            (x_test / 255.0).astype(np.float32), keras.utils.to_categorical(y_test.ravel(), 6))

@@ -19,18 +19,15 @@ import time
 import numpy as np
 
 from bench.machine import describe_machine, results_path
-from bench.course import apply_recipe, course_resnet50
-from resnets_utils import augmented_batches, check_environment, load_dataset
+from bench.course import apply_recipe, course_resnet50, signs_for_training
+from resnets_utils import augmented_batches, check_environment
 
 
 def train_once(seed: int, target: float):
     import keras
 
     check_environment()
-    x_train, y_train, x_test, y_test, _ = load_dataset()
-    x_train, x_test = x_train / 255.0, x_test / 255.0
-    y_train = keras.utils.to_categorical(y_train.ravel(), 6)
-    y_test = keras.utils.to_categorical(y_test.ravel(), 6)
+    x_train, y_train, x_test, y_test = signs_for_training()
     ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x_train)
     model, epochs, batch = ns["model"], ns["EPOCHS"], ns["BATCH_SIZE"]
 

@@ -20,11 +20,9 @@ import statistics
 import time
 from pathlib import Path
 
-import numpy as np
-
-from bench.course import course_resnet50
+from bench.course import course_resnet50, signs_for_training
 from bench.machine import describe_machine, results_path
-from resnets_utils import check_environment, load_dataset
+from resnets_utils import check_environment
 
 BATCH = 32
 
@@ -67,14 +65,10 @@ def main(argv=None):
     parser.add_argument("--bf16", action="store_true", help="also the course model in mixed_bfloat16")
     args = parser.parse_args(argv)
 
-    import keras
-
     from resnet_family import multiply_adds
 
     check_environment()
-    x, y, *_ = load_dataset()
-    x = (x / 255.0).astype(np.float32)
-    y = keras.utils.to_categorical(y.ravel(), 6)
+    x, y, *_ = signs_for_training()
     kinds = ["course", "keras.applications"] + ["course-xla"] * args.xla + ["course-bf16"] * args.bf16
     models = {k: build(k) for k in kinds}
     macs = {k: multiply_adds(m) for k, m in models.items()}

@@ -15,32 +15,33 @@ SECOND_3X3 = "X = Conv2D(filters=F, kernel_size=3, strides=(1, 1), padding='same
 BN_LINE = "X = BatchNormalization(axis=3)(X, training=training)"
 SHORTCUT_BN = "        X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n"
 
-BASIC = [
+POST_ACTIVATION_COMMON = [
     ("no_relu_after_add", [(FINAL_RELU, ADD)], "must end with a ReLU applied after the addition"),
     ("relu_before_add", [(FINAL_RELU, "    X = Activation('relu')(X)\n" + ADD)], "ReLU before adding the shortcut"),
+    ("no_batchnorm_on_shortcut", [(SHORTCUT_BN, "")], "not followed by BatchNormalization"),
+    ("forgot_return", [("    return X", "    X")], "returned None"),
+    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
+]
+
+BASIC = POST_ACTIVATION_COMMON + [
     ("never_projects", [(PROJECT_IF, "if False:")], "needs a projection"),
     ("projects_only_when_strided", [(PROJECT_IF, "if s != 1:")], "the input has 3 channels and the block outputs 2"),
     ("always_projects", [(PROJECT_IF, "if True:")], "the shortcut is the input itself"),
     ("stride_on_both_convs", [(SECOND_3X3, SECOND_3X3.replace("strides=(1, 1)", "strides=(s, s)"))],
      "belongs to the first Conv2D of the main path"),
     ("valid_padding", [(SECOND_3X3, SECOND_3X3.replace("'same'", "'valid'"))], "use padding='same'"),
-    ("no_batchnorm_on_shortcut", [(SHORTCUT_BN, "")], "not followed by BatchNormalization"),
     ("shortcut_from_main_path", [("initializer=initializer(seed=0))(X_shortcut)", "initializer=initializer(seed=0))(X)")],
      "must be applied to the block's input X_shortcut"),
     ("adds_main_path_twice", [("Add()([X, X_shortcut])", "Add()([X, X])")], "adds the same tensor twice"),
-    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
     ("initializer_ignored", [(SECOND_3X3, SECOND_3X3.replace(", kernel_initializer=initializer(seed=0)", ""))],
      "does not use the `initializer` argument"),
-    ("forgot_return", [("    return X", "    X")], "returned None"),
     ("batchnorm_wrong_axis", [(f"{SECOND_3X3}\n    {BN_LINE}", f"{SECOND_3X3}\n    {BN_LINE.replace('axis=3', 'axis=1')}")],
      "normalises over the wrong axis"),
 ]
 
 THIRD_1X1 = "X = Conv2D(filters=4 * F, kernel_size=1, strides=(1, 1), padding='valid', kernel_initializer=initializer(seed=0))(X)"
 
-BOTTLENECK = [
-    ("no_relu_after_add", [(FINAL_RELU, ADD)], "must end with a ReLU applied after the addition"),
-    ("relu_before_add", [(FINAL_RELU, "    X = Activation('relu')(X)\n" + ADD)], "ReLU before adding the shortcut"),
+BOTTLENECK = POST_ACTIVATION_COMMON + [
     ("projects_only_when_strided", [(PROJECT_IF_4F, "if s != 1:")], "the input has 3 channels and the block outputs 8"),
     ("always_projects", [(PROJECT_IF_4F, "if True:")], "the shortcut is the input itself"),
     ("third_conv_not_widened", [(THIRD_1X1, THIRD_1X1.replace("filters=4 * F", "filters=F"))],
@@ -51,9 +52,6 @@ BOTTLENECK = [
     ("missing_relu_after_second_bn", [(f"{SECOND_3X3}\n    {BN_LINE}\n    X = Activation('relu')(X)\n",
                                        f"{SECOND_3X3}\n    {BN_LINE}\n")],
      "2 ReLU layers; found 3 and 1"),
-    ("no_batchnorm_on_shortcut", [(SHORTCUT_BN, "")], "not followed by BatchNormalization"),
-    ("forgot_return", [("    return X", "    X")], "returned None"),
-    ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
 ]
 
 PREACT_ADD = "    X = Add()([X, X_shortcut])\n"

@@ -6,7 +6,7 @@ import pytest
 import family_checks as fc
 from family_checks import CheckFailed
 from tests import family_mistakes as fm
-from tests.notebook_tools import NOTEBOOKS, code_cells, failing_cells, graded_source, read, tagged
+from tests.notebook_tools import NOTEBOOKS, code_cells, failing_cells, graded_source, namespace_for, read, tagged
 
 NB = read(NOTEBOOKS / fm.NOTEBOOK)
 CHECKS = {name: getattr(fc, f"check_{name}") for name in fm.MISTAKES}
@@ -15,10 +15,9 @@ CASES = [(ex, m) for ex, mistakes in fm.MISTAKES.items() for m in mistakes]
 
 def namespace():
     """The notebook's imports, its RESNET_STAGES table and its solution blocks."""
-    ns = {}
-    for cell in code_cells(NB):
-        if cell.source.startswith(("import", "RESNET_STAGES")):
-            exec(cell.source, ns)
+    ns = namespace_for(NB)
+    [stages] = [c for c in code_cells(NB) if c.source.startswith("RESNET_STAGES")]
+    exec(stages.source, ns)
     for _, cell in tagged(NB, "graded"):
         exec(cell.source, ns)
     return ns
