@@ -24,8 +24,12 @@ TABLE1_GFLOPS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 # statistics kept as buffers, not parameters.
 TORCHVISION_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
 
-KERAS_APPLICATIONS = {50: "ResNet50", 101: "ResNet101", 152: "ResNet152"}
-KERAS_APPLICATIONS_V2 = {50: "ResNet50V2", 101: "ResNet101V2", 152: "ResNet152V2"}
+# keras.applications.ResNet50 ... ResNet152V2(weights=None, input_shape=(224, 224, 3), classes=1000)
+# .count_params() with the pinned Keras. Stored, not built, because building these six networks takes
+# notebook 05 about 8 s; tests/test_resnet_family.py builds them and checks these numbers.
+KERAS_APPLICATIONS = {50: ("ResNet50", 25_636_712), 101: ("ResNet101", 44_707_176), 152: ("ResNet152", 60_419_944)}
+KERAS_APPLICATIONS_V2 = {50: ("ResNet50V2", 25_613_800), 101: ("ResNet101V2", 44_675_560),
+                         152: ("ResNet152V2", 60_380_648)}
 
 
 def multiply_adds(model) -> int:
@@ -91,14 +95,17 @@ class FamilyRow:
     keras_v2_params: int | None = None
 
 
-def _keras_count(name):
-    if name is None:
-        return None
+def keras_applications_count(name: str) -> int:
+    """Build keras.applications.<name> at 224x224x3 with 1000 classes and count its parameters."""
     model = getattr(keras.applications, name)(weights=None, input_shape=(224, 224, 3), classes=1000)
     n = model.count_params()
     del model
     gc.collect()
     return n
+
+
+def _stored_count(reference, depth):
+    return reference[depth][1] if depth in reference else None
 
 
 def family_table(build_resnet, depths=DEPTHS) -> list[FamilyRow]:
@@ -114,8 +121,8 @@ def family_table(build_resnet, depths=DEPTHS) -> list[FamilyRow]:
         del model
         gc.collect()
         rows.append(FamilyRow(depth, "basic" if depth < 50 else "bottleneck", v1.total, v1.torchvision_style, flops,
-                              v2.total, v2.conv_biases_before_bn, _keras_count(KERAS_APPLICATIONS.get(depth)),
-                              _keras_count(KERAS_APPLICATIONS_V2.get(depth))))
+                              v2.total, v2.conv_biases_before_bn, _stored_count(KERAS_APPLICATIONS, depth),
+                              _stored_count(KERAS_APPLICATIONS_V2, depth)))
     return rows
 
 

@@ -22,11 +22,11 @@ def recipe_cell() -> str:
     return source
 
 
-def apply_recipe(model, x_train) -> dict:
+def apply_recipe(model, x_train, y_train) -> dict:
     """Run notebook 04's recipe cell on `model` (augmentation, BatchNorm momentum, optimizer, compile)."""
-    ns = {"model": model, "X_train": x_train}
-    exec("import keras, numpy as np\nfrom keras.layers import *\nfrom resnets_utils import quick_run\n"
-         + recipe_cell(), ns)
+    ns = {"model": model, "X_train": x_train, "Y_train": y_train}
+    exec("import keras, numpy as np\nfrom keras.layers import *\n"
+         "from resnets_utils import create_training_variables, quick_run\n" + recipe_cell(), ns)
     return ns
 
 

@@ -20,7 +20,7 @@ import numpy as np
 
 from bench.machine import describe_machine, results_path
 from bench.course import apply_recipe, course_resnet50, signs_for_training
-from resnets_utils import augmented_batches, check_environment
+from resnets_utils import augmented_batches, check_environment, test_batches
 
 
 def train_once(seed: int, target: float):
@@ -28,7 +28,7 @@ def train_once(seed: int, target: float):
 
     check_environment()
     x_train, y_train, x_test, y_test = signs_for_training()
-    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x_train)
+    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x_train, y_train)
     model, epochs, batch = ns["model"], ns["EPOCHS"], ns["BATCH_SIZE"]
 
     class Clock(keras.callbacks.Callback):
@@ -43,7 +43,8 @@ def train_once(seed: int, target: float):
 
     clock = Clock()
     model.fit(augmented_batches(x_train, y_train, ns["augment"], batch, seed=seed), epochs=epochs,
-              validation_data=(x_test, y_test), shuffle=False, verbose=0, callbacks=[clock])
+              validation_data=test_batches(x_test, y_test, batch), shuffle=False, verbose=0,
+              callbacks=[clock])
     reached = next((r for r in clock.rows if r["test_accuracy"] >= target), None)
     return {"seed": seed, "epochs": epochs, "final_test_accuracy": clock.rows[-1]["test_accuracy"],
             "seconds": clock.rows[-1]["seconds"], "first_epoch_seconds": clock.rows[0]["seconds"],

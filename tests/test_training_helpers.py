@@ -50,3 +50,47 @@ def test_quick_run_reads_the_environment(monkeypatch):
     assert not ru.quick_run()
     monkeypatch.setenv(ru.QUICK_ENV, "1")
     assert ru.quick_run()
+
+
+def _small_compiled_model():
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.BatchNormalization()(keras.layers.Conv2D(4, 3)(inputs))
+    model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(x)))
+    model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"], jit_compile=False)
+    return model
+
+
+def _fit_counting_traces(model, x, y):
+    """Fit two epochs; return (how many times Python ran train_step, that is, traces, and the history)."""
+    traces, train_step = [], model.train_step
+
+    def counted(data):
+        traces.append(1)
+        return train_step(data)
+
+    model.train_step = counted
+    history = model.fit(x, y, batch_size=8, epochs=2, verbose=0, shuffle=False)
+    return len(traces), history.history
+
+
+def test_create_training_variables_halves_the_tracing_and_changes_no_number():
+    x = np.random.default_rng(0).random((16, 8, 8, 3), np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(16) % 3]
+    plain_traces, plain_history = _fit_counting_traces(_small_compiled_model(), x, y)
+    model = _small_compiled_model()
+    ru.create_training_variables(model, x, y)
+    assert model.optimizer.built
+    traces, history = _fit_counting_traces(model, x, y)
+    assert (plain_traces, traces) == (2, 1)
+    assert history == plain_history
+
+
+def test_create_training_variables_needs_a_compiled_model():
+    import keras
+
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="call model.compile"):
+        ru.create_training_variables(model, np.zeros((1, 2)), np.zeros((1, 1)))
