@@ -321,7 +321,8 @@ def augmented_batches(x, y, augment, batch_size: int = 32, seed: int = SEED):
 
 
 def test_batches(x, y, batch_size: int = 32):
-    """A tf.data pipeline of ``(x, y)`` in order, batched, for ``fit``'s ``validation_data``."""
+    """A tf.data pipeline of ``(x, y)`` in order, batched: ``fit``'s ``validation_data``, or any data to be
+    fed neither shuffled nor augmented (the training benchmark feeds the training images this way)."""
     tf = import_tensorflow_quietly()
     data = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32), np.asarray(y, np.float32)))
     return _without_autotune(data.batch(batch_size))

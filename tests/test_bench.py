@@ -16,7 +16,8 @@ def test_course_resnet50_is_the_graded_solution_with_its_recipe():
 
     model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
     assert model.count_params() == 23_600_006
-    ns = apply_recipe(model, np.zeros((1080, 64, 64, 3), np.float32), np.eye(6, dtype=np.float32)[np.arange(1080) % 6])
+    labels = np.eye(6, dtype=np.float32)[np.arange(1080) % 6]
+    ns = apply_recipe(model, np.zeros((1080, 64, 64, 3), np.float32), labels)
     assert ns["EPOCHS"] >= 1 and ns["BATCH_SIZE"] == 32 and model.optimizer is not None
     assert model.optimizer.built, "the recipe creates Adam's variables before fit (one trace, not two)"
 
