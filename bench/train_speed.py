@@ -2,6 +2,7 @@
 
     python -m bench.train_speed                  # course vs keras.applications, fp32, TF's default graph mode
     python -m bench.train_speed --xla --bf16     # also the course model with XLA, and with bfloat16 mixed precision
+    python -m bench.train_speed --fused-reference   # also keras.applications with the course's fused BatchNorm
 
 Both models train on the 1080 SIGNS images at 64x64, batch 32, Adam, no augmentation (this measures the
 model, not the input pipeline). The first epoch, which traces the training step, is timed apart; then
@@ -9,7 +10,9 @@ the models take turns for --rounds epochs each, so that a slower or busier machi
 and the median epoch gives images/s. Achieved GFLOP/s counts 2 FLOPs per multiply-add and a training
 step as 3 forward passes (forward, and the two products of the backward pass); the FP32 peak assumes
 2 FMA units per core (64 FP32 FLOPs per cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at
-the nominal clock, so the fraction is an estimate. Results go to bench/results/train_speed-<machine>.json.
+the nominal clock, so the fraction is an estimate. The course's model uses fused_batchnorm's
+BatchNormalization and keras.applications uses Keras's own; --fused-reference adds keras.applications
+with its BatchNorm layers swapped for the course's, to show how much of the difference that layer makes. Results go to bench/results/train_speed-<machine>.json.
 """
 from __future__ import annotations
 
@@ -44,6 +47,8 @@ def build(kind: str, x, y):
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if kind.endswith("bf16") else "float32")
     if kind.startswith("keras"):
         model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
+        if kind.endswith("fused-bn"):
+            model = with_fused_batchnorm(model)
     else:
         model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"],
@@ -51,6 +56,19 @@ def build(kind: str, x, y):
     create_training_variables(model, x, y)   # as notebook 04 does: the first epoch traces its step once
     keras.mixed_precision.set_global_policy("float32")
     return model
+
+
+def with_fused_batchnorm(model):
+    """A copy of `model` (fresh weights) whose BatchNormalization layers are the course's fused ones."""
+    import keras
+
+    from fused_batchnorm import BatchNormalization
+
+    def clone(layer):
+        fused = isinstance(layer, keras.layers.BatchNormalization)
+        return (BatchNormalization if fused else type(layer)).from_config(layer.get_config())
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def epoch_seconds(model, batches) -> float:
@@ -64,6 +82,8 @@ def main(argv=None):
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--xla", action="store_true", help="also the course model with jit_compile=True")
     parser.add_argument("--bf16", action="store_true", help="also the course model in mixed_bfloat16")
+    parser.add_argument("--fused-reference", action="store_true",
+                        help="also keras.applications with the course's fused BatchNormalization")
     args = parser.parse_args(argv)
 
     from resnet_family import multiply_adds
@@ -71,7 +91,8 @@ def main(argv=None):
     check_environment()
     x, y, *_ = signs_for_training()
     batches = test_batches(x, y, BATCH)   # in order, not augmented: this measures the model, not the pipeline
-    kinds = ["course", "keras.applications"] + ["course-xla"] * args.xla + ["course-bf16"] * args.bf16
+    kinds = (["course", "keras.applications"] + ["keras.applications+fused-bn"] * args.fused_reference
+             + ["course-xla"] * args.xla + ["course-bf16"] * args.bf16)
     models = {k: build(k, x, y) for k in kinds}
     macs = {k: multiply_adds(m) for k, m in models.items()}
     first = {}
@@ -99,11 +120,11 @@ def main(argv=None):
     base = rows[1]["images_per_second"]
     print(f"\nResNet-50 training at 64x64, batch {BATCH}, on {machine['cpu']} ({machine['threads']} threads), "
           f"TF {machine['tensorflow']}, Keras {machine['keras']}")
-    print(f"{'model':<20} {'img/s':>6} {'vs keras':>8} {'epoch s':>7} {'1st epoch s':>11} {'tracing s':>9} "
+    print(f"{'model':<28} {'img/s':>6} {'vs keras':>8} {'epoch s':>7} {'1st epoch s':>11} {'tracing s':>9} "
           f"{'GFLOP/s':>7} {'of peak':>7}")
     for r in rows:
         frac = f"{100 * r['fraction_of_fp32_peak']:.0f}%" if r["fraction_of_fp32_peak"] is not None else "?"
-        print(f"{r['model']:<20} {r['images_per_second']:>6.1f} {r['images_per_second'] / base:>7.2f}x "
+        print(f"{r['model']:<28} {r['images_per_second']:>6.1f} {r['images_per_second'] / base:>7.2f}x "
               f"{r['epoch_seconds']:>7.1f} {r['first_epoch_seconds']:>11.1f} {r['tracing_overhead_seconds']:>9.1f} "
               f"{r['gflops']:>7.1f} {frac:>7}")
     if peak:

@@ -12,10 +12,15 @@ def test_recipe_is_notebook_04s_cell():
 
 
 def test_course_resnet50_is_the_graded_solution_with_its_recipe():
+    import keras
     import numpy as np
+
+    from fused_batchnorm import BatchNormalization
 
     model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
     assert model.count_params() == 23_600_006
+    kinds = {type(layer) for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)}
+    assert kinds == {BatchNormalization}, f"README's speed needs the fused BatchNorm in every block; found {kinds}"
     labels = np.eye(6, dtype=np.float32)[np.arange(1080) % 6]
     ns = apply_recipe(model, np.zeros((1080, 64, 64, 3), np.float32), labels)
     assert ns["EPOCHS"] >= 1 and ns["BATCH_SIZE"] == 32 and model.optimizer is not None
@@ -31,3 +36,16 @@ def test_machine_description_and_results_path(tmp_path, monkeypatch):
     json.dumps(info)
     peak = fp32_peak_gflops(info)
     assert peak is None or peak > 0
+
+
+def test_fused_reference_swaps_only_the_batchnorm_layers():
+    import keras
+
+    from bench.train_speed import with_fused_batchnorm
+    from fused_batchnorm import BatchNormalization
+
+    reference = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
+    swapped = with_fused_batchnorm(reference)
+    assert [type(a).__name__ for a in swapped.layers] == [type(b).__name__ for b in reference.layers]
+    assert sum(type(layer) is BatchNormalization for layer in swapped.layers) == 53
+    assert swapped.count_params() == reference.count_params()
