@@ -328,15 +328,15 @@ def block_numbers(fn, spec: BlockSpec) -> dict:
     return numbers
 
 
-# Computed with the course's solution (notebooks/05_resnet_family.ipynb) on TF 2.21 / Keras 3.15;
-# tests/test_family_mistakes.py re-derives them from the solution notebook.
+# Computed with the course's solution (notebooks/05_resnet_family.ipynb, with the fused BatchNormalization)
+# on TF 2.21 / Keras 3.15; tests/test_family_mistakes.py re-derives them from the solution notebook.
 EXPECTED_NUMBERS = {'basic_block': {('identity', False): [[0.0, 0.0], [100.9001, 256.7443], [302.7003, 770.2328]],
                  ('identity', True): [[0.0, 0.0], [0.3478, 0.5363], [3.4275, 5.387]],
                  ('downsampling', False): [[0.0, 0.0], [152.8486, 152.8486], [458.546, 458.546]],
                  ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6372, 2.6372]],
                  ('widening', False): [[0.0, 0.0], [152.8486, 386.6149], [458.546, 1159.8445]],
                  ('widening', True): [[0.0, 0.0], [0.0, 0.0], [1.6522, 3.6118]]},
- 'bottleneck_block': {('identity', False): [[0.0, 0.0], [128.8082, 288.5685], [386.4247, 865.7055]],
+ 'bottleneck_block': {('identity', False): [[0.0, 0.0], [128.8082, 288.5685], [386.4247, 865.7056]],
                       ('identity', True): [[0.0, 0.0], [0.374, 0.374], [3.2379, 5.4914]],
                       ('downsampling', False): [[0.0, 0.0], [50.9266, 50.9266], [152.7798, 152.7798]],
                       ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6385, 2.6385]],
@@ -348,7 +348,7 @@ EXPECTED_NUMBERS = {'basic_block': {('identity', False): [[0.0, 0.0], [100.9001,
                         ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [14.3525, 14.3525]],
                         ('widening', False): [[0.0, 0.0], [152.8486, 386.6149], [458.546, 1159.8446]],
                         ('widening', True): [[0.0, 0.0], [0.0, 0.0], [14.3525, 32.667]]},
- 'preact_bottleneck_block': {('identity', False): [[-1.0, -1.0], [128.8082, 288.5685], [386.4247, 865.7055]],
+ 'preact_bottleneck_block': {('identity', False): [[-1.0, -1.0], [128.8082, 288.5685], [386.4248, 865.7056]],
                              ('identity', True): [[-1.0, -1.0], [1.0, 1.0], [4.2281, 7.4318]],
                              ('downsampling', False): [[0.0, 0.0], [50.9266, 50.9266], [152.7798, 152.7798]],
                              ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [6.5019, 6.5019]],

@@ -28,6 +28,18 @@ def test_the_solution_passes_the_check(exercise, capsys):
     assert capsys.readouterr().out.strip() == "All tests passed."
 
 
+@pytest.mark.parametrize("exercise", bm.MISTAKES)
+def test_keras_own_batchnorm_passes_too(exercise, capsys):
+    """Notebook 02 promises that a block written with keras.layers.BatchNormalization passes unchanged."""
+    import keras
+
+    nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+    ns = {**namespace_for(nb), "BatchNormalization": keras.layers.BatchNormalization}
+    exec(graded_source(nb, exercise), ns)
+    CHECKS[exercise](ns[exercise])
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
 @pytest.mark.parametrize("exercise, mistake", CASES, ids=[f"{e}-{m[0]}" for e, m in CASES])
 def test_check_names_the_mistake(exercise, mistake):
     _, edits, hint = mistake

@@ -1,6 +1,7 @@
 """Notebook 05's checks: the solution passes, the stored expected values come from the solution, and
 every catalogued mistake is caught with its hint (and fails nbval, for one mistake per exercise)."""
 import nbformat
+import numpy as np
 import pytest
 
 import family_checks as fc
@@ -13,9 +14,9 @@ CHECKS = {name: getattr(fc, f"check_{name}") for name in fm.MISTAKES}
 CASES = [(ex, m) for ex, mistakes in fm.MISTAKES.items() for m in mistakes]
 
 
-def namespace():
-    """The notebook's imports, its RESNET_STAGES table and its solution blocks."""
-    ns = namespace_for(NB)
+def namespace(**replace):
+    """The notebook's imports (names in `replace` replaced), its RESNET_STAGES table and its solution blocks."""
+    ns = {**namespace_for(NB), **replace}
     [stages] = [c for c in code_cells(NB) if c.source.startswith("RESNET_STAGES")]
     exec(stages.source, ns)
     for _, cell in tagged(NB, "graded"):
@@ -35,10 +36,24 @@ def test_the_solution_passes_the_check(exercise, capsys):
     assert capsys.readouterr().out.strip() == "All tests passed."
 
 
+@pytest.mark.parametrize("exercise", fm.MISTAKES)
+def test_keras_own_batchnorm_passes_too(exercise, capsys):
+    import keras
+
+    CHECKS[exercise](namespace(BatchNormalization=keras.layers.BatchNormalization)[exercise])
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
 def test_expected_numbers_come_from_the_solution():
     ns = namespace()
     for name, spec in fc.SPECS.items():
-        assert fc.block_numbers(ns[name], spec) == fc.EXPECTED_NUMBERS[name], name
+        got, want = fc.block_numbers(ns[name], spec), fc.EXPECTED_NUMBERS[name]
+        assert got.keys() == want.keys(), name
+        for key in want:
+            # 4 decimals is finer than float32 resolves near 1000 (6e-5): a value on a rounding boundary may
+            # come out one unit of the last decimal apart with another kernel or CPU (865.7055 with Keras's
+            # BatchNorm, 865.7056 with the fused one). The check allows the same 1e-4.
+            np.testing.assert_allclose(got[key], want[key], rtol=0, atol=1.5e-4, err_msg=f"{name} {key}")
 
 
 def test_expected_parameter_counts_come_from_the_solution():
