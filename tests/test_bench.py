@@ -49,3 +49,18 @@ def test_fused_reference_swaps_only_the_batchnorm_layers():
     assert [type(a).__name__ for a in swapped.layers] == [type(b).__name__ for b in reference.layers]
     assert sum(type(layer) is BatchNormalization for layer in swapped.layers) == 53
     assert swapped.count_params() == reference.count_params()
+
+
+def test_summary_reads_the_four_measurements_from_the_results():
+    from bench.__main__ import SCRIPTS, summary
+
+    # The committed results of the README's machine (this one's may not exist yet).
+    results = {script: json.loads((machine.RESULTS / f"{script}-intel-xeon-2t.json").read_text()) for script in SCRIPTS}
+    results["train_speed"]["rows"][0]["images_per_second"] = 2 * results["train_speed"]["rows"][1]["images_per_second"]
+    results["time_to_accuracy"]["runs"][0].update(first_reached={"epoch": 3, "seconds": 61.0, "test_accuracy": 0.96})
+    text = summary(**results)
+    assert "2.00x keras.applications" in text
+    assert "61 s (epoch 3 of" in text
+    assert f"{results['course_time']['total_seconds']:.0f} s (" in text
+    results["time_to_accuracy"]["runs"][0]["first_reached"] = None
+    assert "not reached in" in summary(**results)
