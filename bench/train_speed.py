@@ -1,7 +1,7 @@
 """Training speed: the course's ResNet-50 against keras.applications.ResNet50, same process, alternating.
 
-    python -m bench.train_speed                  # course vs keras.applications, fp32, TF's default graph mode
-    python -m bench.train_speed --xla --bf16     # also the course model with XLA, and with bfloat16 mixed precision
+    python -m bench.train_speed                     # course vs keras.applications, fp32, TF's default graph mode
+    python -m bench.train_speed --xla --bf16        # also the course model with XLA, and with bfloat16 mixed precision
     python -m bench.train_speed --fused-reference   # also keras.applications with the course's fused BatchNorm
 
 Both models train on the 1080 SIGNS images at 64x64, batch 32, Adam, no augmentation (this measures the
@@ -12,7 +12,8 @@ step as 3 forward passes (forward, and the two products of the backward pass); t
 2 FMA units per core (64 FP32 FLOPs per cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at
 the nominal clock, so the fraction is an estimate. The course's model uses fused_batchnorm's
 BatchNormalization and keras.applications uses Keras's own; --fused-reference adds keras.applications
-with its BatchNorm layers swapped for the course's, to show how much of the difference that layer makes. Results go to bench/results/train_speed-<machine>.json.
+with its BatchNorm layers swapped for the course's, to show how much of the difference that layer makes.
+Results go to bench/results/train_speed-<machine>.json.
 """
 from __future__ import annotations
 
