@@ -4,9 +4,10 @@ The blocks are checked like those of notebooks 02 and 03 (see block_checks): the
 is traced on a symbolic input, its layers are compared with the block's definition written out
 below as data (never as code a student could copy), and only then are numbers compared, with
 every weight = 1 on constant images so that the expected arrays depend on no random stream.
-Each block is traced three times: with an identity shortcut (s = 1, channels match), with a
-projection that downsamples (s = 2) and with a projection that only widens (s = 1, channels
-differ, as in the first block of ResNet-50).
+Each block is traced four times: with an identity shortcut (s = 1, channels match), with a
+projection that downsamples (s = 2), with a projection that only widens (s = 1, channels
+differ, as in the first block of ResNet-50) and with a projection that only downsamples (s = 2,
+channels match), so that a block that projects only when the channels change fails too.
 """
 from __future__ import annotations
 
@@ -93,9 +94,9 @@ FILTERS = 2
 
 
 def cases(spec: BlockSpec):
-    """(label, input channels, s) for the three shortcuts every block must handle."""
+    """(label, input channels, s) for the four shortcuts every block must handle."""
     out = spec.out_channels(FILTERS)
-    return [("identity", out, 1), ("downsampling", 3, 2), ("widening", 3, 1)]
+    return [("identity", out, 1), ("downsampling", 3, 2), ("widening", 3, 1), ("same-width downsampling", out, 2)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -173,7 +174,16 @@ def _check_call(name, spec, tr, label, channels, s):
     sources = [tr.producer(t) for t in add.inputs]
     chains = [tr.chain(t) for t in add.inputs]
     ids = [{id(c) for c in chain} for chain in chains]
-    if ids[0] and ids[1] and (ids[0] <= ids[1] or ids[1] <= ids[0]):
+    nested = ids[0] and ids[1] and (ids[0] <= ids[1] or ids[1] <= ids[0])
+    if nested and not projection:   # no projection here: the shortcut is a tensor of the main path
+        taken_after = _arrow(chains[0] if ids[0] <= ids[1] else chains[1])
+        if spec.preact:
+            _fail(name, f"with s = {s} and matching channels the identity shortcut must carry the block's input X "
+                        f"itself, saved before the first BatchNorm -> ReLU; yours is taken after {taken_after}. Only "
+                        "a projection shortcut reads the pre-activated input.")
+        _fail(name, f"with s = {s} and matching channels the shortcut is the block's input X itself (X_shortcut = X, "
+                    f"saved before the main path changes X); yours is taken after {taken_after}.")
+    if nested:
         where = ("the pre-activated input (the output of the first ReLU)" if spec.preact else
                  "the block's input X_shortcut, saved before the main path changes X")
         _fail(name, f"the shortcut is computed from the main path's output; its Conv2D must be applied to {where}.")
@@ -203,11 +213,26 @@ def _explain_shapes(name, spec, tr, label, channels, s, msg):
     convs = tr.of_kind("conv")
     n_main = len([layer for layer in spec.main(F, s) if layer.kind == "conv"])
     if label != "identity" and len(convs) <= n_main:
-        why = f"s = {s}" if s != 1 else f"the input has {channels} channels and the block outputs {out}"
         how = ("a 1x1 Conv2D with stride s applied to the pre-activated input" if spec.preact else
                f"{_arrow(spec.projection(F, s))} applied to the block's input")
+        if s != 1 and channels == out:
+            _fail(name, f"with s = {s} the main path shrinks the image, so the shortcut needs the 1x1 projection even "
+                        f"though the number of channels does not change ({channels} in, {out} out): {how}. Project "
+                        "whenever s != 1 or the number of channels changes.")
+        why = f"s = {s}" if s != 1 else f"the input has {channels} channels and the block outputs {out}"
         _fail(name, f"the shortcut and the main path have different shapes here ({why}), so the shortcut needs a "
                     f"projection: {how}. Project whenever s != 1 or the number of channels changes.")
+    # The projection is there, reading the right tensor, but with a stride of its own.
+    first_relu = next((c for c in tr.calls if c.kind == "relu"), None)
+    projections = [c for c in convs if c.config["kernel_size"] == (1, 1) and c.config["filters"] == out and c.inputs
+                   and tr.producer(c.inputs[0]) is not None
+                   and (tr.producer(c.inputs[0]) is first_relu if spec.preact else
+                        tr.producer(c.inputs[0]).kind == "input")]
+    wrong = [c for c in projections if c.config["strides"] != (s, s)]
+    if len(convs) > n_main and wrong:
+        k = wrong[0].config["strides"]
+        _fail(name, f"the shortcut's 1x1 Conv2D has strides={k}; it must use strides=(s, s) = ({s}, {s}), like the "
+                    "first Conv2D of the main path, so that both paths give the same image size.")
     if s != 1 and len([c for c in convs if c.config["strides"][0] != 1]) > (2 if len(convs) > n_main else 1):
         _fail(name, f"the stride s = {s} belongs to the first Conv2D of the main path (and to the shortcut's) only; "
                     f"found {len([c for c in convs if c.config['strides'][0] != 1])} strided Conv2D layers.")
@@ -215,7 +240,6 @@ def _explain_shapes(name, spec, tr, label, channels, s, msg):
         _fail(name, f"a bottleneck block widens back to 4 * filters = {out} channels in its last 1x1 Conv2D, so "
                     "that the main path matches the shortcut.")
     if len(convs) > n_main:
-        first_relu = next((c for c in tr.calls if c.kind == "relu"), None)
         candidates = [c for c in convs if c.config["kernel_size"] == (1, 1) and c.config["filters"] == out]
         sources = [tr.producer(c.inputs[0]) for c in candidates if c.inputs]
         ok = [src for src in sources if src is not None and
@@ -335,25 +359,33 @@ EXPECTED_NUMBERS = {'basic_block': {('identity', False): [[0.0, 0.0], [100.9001,
                  ('downsampling', False): [[0.0, 0.0], [152.8486, 152.8486], [458.546, 458.546]],
                  ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6372, 2.6372]],
                  ('widening', False): [[0.0, 0.0], [152.8486, 386.6149], [458.546, 1159.8445]],
-                 ('widening', True): [[0.0, 0.0], [0.0, 0.0], [1.6522, 3.6118]]},
+                 ('widening', True): [[0.0, 0.0], [0.0, 0.0], [1.6522, 3.6118]],
+                 ('same-width downsampling', False): [[0.0, 0.0], [101.8991, 101.8991], [305.6973, 305.6973]],
+                 ('same-width downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6372, 2.6372]]},
  'bottleneck_block': {('identity', False): [[0.0, 0.0], [128.8082, 288.5685], [386.4247, 865.7056]],
                       ('identity', True): [[0.0, 0.0], [0.374, 0.374], [3.2379, 5.4914]],
                       ('downsampling', False): [[0.0, 0.0], [50.9266, 50.9266], [152.7798, 152.7798]],
                       ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6385, 2.6385]],
                       ('widening', False): [[0.0, 0.0], [50.9266, 110.8367], [152.7798, 332.5101]],
-                      ('widening', True): [[0.0, 0.0], [0.0, 0.0], [1.4626, 3.7161]]},
+                      ('widening', True): [[0.0, 0.0], [0.0, 0.0], [1.4626, 3.7161]],
+                      ('same-width downsampling', False): [[0.0, 0.0], [135.8042, 135.8042], [407.4128, 407.4128]],
+                      ('same-width downsampling', True): [[0.0, 0.0], [0.0, 0.0], [2.6386, 2.6386]]},
  'preact_basic_block': {('identity', False): [[-1.0, -1.0], [100.9001, 256.7443], [302.7003, 770.2327]],
                         ('identity', True): [[-1.0, -1.0], [1.0, 1.0], [13.6789, 31.9933]],
                         ('downsampling', False): [[0.0, 0.0], [152.8486, 152.8486], [458.546, 458.546]],
                         ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [14.3525, 14.3525]],
                         ('widening', False): [[0.0, 0.0], [152.8486, 386.6149], [458.546, 1159.8446]],
-                        ('widening', True): [[0.0, 0.0], [0.0, 0.0], [14.3525, 32.667]]},
+                        ('widening', True): [[0.0, 0.0], [0.0, 0.0], [14.3525, 32.667]],
+                        ('same-width downsampling', False): [[0.0, 0.0], [101.8991, 101.8991], [305.6973, 305.6973]],
+                        ('same-width downsampling', True): [[0.0, 0.0], [0.0, 0.0], [13.128, 13.128]]},
  'preact_bottleneck_block': {('identity', False): [[-1.0, -1.0], [128.8082, 288.5685], [386.4248, 865.7056]],
                              ('identity', True): [[-1.0, -1.0], [1.0, 1.0], [4.2281, 7.4318]],
                              ('downsampling', False): [[0.0, 0.0], [50.9266, 50.9266], [152.7798, 152.7798]],
                              ('downsampling', True): [[0.0, 0.0], [0.0, 0.0], [6.5019, 6.5019]],
                              ('widening', False): [[0.0, 0.0], [50.9266, 110.8367], [152.7798, 332.5102]],
-                             ('widening', True): [[0.0, 0.0], [0.0, 0.0], [4.9016, 8.1053]]}}
+                             ('widening', True): [[0.0, 0.0], [0.0, 0.0], [4.9016, 8.1053]],
+                             ('same-width downsampling', False): [[0.0, 0.0], [135.8042, 135.8042], [407.4128, 407.4128]],
+                             ('same-width downsampling', True): [[0.0, 0.0], [0.0, 0.0], [12.6245, 12.6245]]}}
 
 
 def _check_numbers(name, fn, spec):

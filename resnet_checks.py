@@ -165,6 +165,17 @@ def check_resnet50(ResNet50) -> None:
     convs = [l for l in stem if isinstance(l, keras.layers.Conv2D)]
     if not convs or tuple(convs[0].kernel_size) != (7, 7) or tuple(convs[0].strides) != (2, 2) or convs[0].filters != 64:
         _fail("the stem should start with ZeroPadding2D((3, 3)) and Conv2D(64, (7, 7), strides=(2, 2)).")
+    # The padding is named before the max-pool: without it the max-pool's output is 15x15 too.
+    pads = [l for l in stem[:stem.index(convs[0])] if isinstance(l, keras.layers.ZeroPadding2D)]
+    size = _shape(convs[0])[0]
+    if not pads:
+        why = (f", so that it outputs 32x32 (yours outputs {size}x{size})." if size != 32 else
+               "; padding='same' on the convolution pads unevenly instead (2 pixels before, 3 after).")
+        _fail("the stem's zero padding is missing: the 7x7 convolution with stride 2 needs ZeroPadding2D((3, 3)) "
+              "before it, as in the paper and keras.applications.ResNet50" + why)
+    if size != 32:
+        _fail(f"the stem's zero padding should be ZeroPadding2D((3, 3)), 3 pixels on each side, so that the 7x7 "
+              f"convolution with stride 2 outputs 32x32; yours outputs {size}x{size}.")
     if not isinstance(stem[-1], keras.layers.MaxPooling2D):
         _fail("the stem should end with MaxPooling2D((3, 3), strides=(2, 2), padding='same').")
     if _shape(stem[-1])[:2] == [15, 15]:

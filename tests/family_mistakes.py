@@ -23,6 +23,9 @@ POST_ACTIVATION_COMMON = [
     ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
 ]
 
+# The stride alone asks for a projection: the checks run a block with s = 2 and unchanged channels.
+ONLY_WHEN_WIDENED = "needs the 1x1 projection even though the number of channels does not change"
+
 BASIC = POST_ACTIVATION_COMMON + [
     ("never_projects", [(PROJECT_IF, "if False:")], "needs a projection"),
     ("projects_only_when_strided", [(PROJECT_IF, "if s != 1:")], "the input has 3 channels and the block outputs 2"),
@@ -37,6 +40,9 @@ BASIC = POST_ACTIVATION_COMMON + [
      "does not use the `initializer` argument"),
     ("batchnorm_wrong_axis", [(f"{SECOND_3X3}\n    {BN_LINE}", f"{SECOND_3X3}\n    {BN_LINE.replace('axis=3', 'axis=1')}")],
      "normalises over the wrong axis"),
+    ("projects_only_when_channels_change", [(PROJECT_IF, "if X_shortcut.shape[-1] != F:")], ONLY_WHEN_WIDENED),
+    ("shortcut_saved_after_first_component", [("    ### START CODE HERE ###\n", "    X_shortcut = X\n    ### START CODE HERE ###\n")],
+     "the shortcut is the block's input X itself (X_shortcut = X, saved before the main path changes X)"),
 ]
 
 THIRD_1X1 = "X = Conv2D(filters=4 * F, kernel_size=1, strides=(1, 1), padding='valid', kernel_initializer=initializer(seed=0))(X)"
@@ -52,6 +58,7 @@ BOTTLENECK = POST_ACTIVATION_COMMON + [
     ("missing_relu_after_second_bn", [(f"{SECOND_3X3}\n    {BN_LINE}\n    X = Activation('relu')(X)\n",
                                        f"{SECOND_3X3}\n    {BN_LINE}\n")],
      "2 ReLU layers; found 3 and 1"),
+    ("projects_only_when_channels_change", [(PROJECT_IF_4F, "if X_shortcut.shape[-1] != 4 * F:")], ONLY_WHEN_WIDENED),
 ]
 
 PREACT_ADD = "    X = Add()([X, X_shortcut])\n"
@@ -75,6 +82,11 @@ PREACT_BASIC = [
      "in the wrong order"),
     ("forgot_return", [("    return X", "    X")], "returned None"),
     ("training_flag_ignored", [("(X, training=training)", "(X)")], "`training` flag is ignored"),
+    ("projection_without_stride", [(PREACT_SHORTCUT_F, PREACT_SHORTCUT_F.replace("strides=(s, s)", "strides=(1, 1)"))],
+     "must use strides=(s, s) = (2, 2), like the first Conv2D of the main path"),
+    ("identity_shortcut_after_preactivation", [(PROJECT_IF, "X_shortcut = X\n    " + PROJECT_IF)],
+     "the identity shortcut must carry the block's input X itself, saved before the first BatchNorm -> ReLU"),
+    ("projects_only_when_channels_change", [(PROJECT_IF, "if X_shortcut.shape[-1] != F:")], ONLY_WHEN_WIDENED),
 ]
 
 PREACT_SHORTCUT_4F = PREACT_SHORTCUT_F.replace("filters=F,", "filters=4 * F,")
@@ -89,6 +101,11 @@ PREACT_BOTTLENECK = [
     ("third_conv_not_widened", [(THIRD_1X1, THIRD_1X1.replace("filters=4 * F", "filters=F"))],
      "widens back to 4 * filters"),
     ("forgot_return", [("    return X", "    X")], "returned None"),
+    ("projection_without_stride", [(PREACT_SHORTCUT_4F, PREACT_SHORTCUT_4F.replace("strides=(s, s)", "strides=(1, 1)"))],
+     "must use strides=(s, s) = (2, 2), like the first Conv2D of the main path"),
+    ("identity_shortcut_after_preactivation", [(PROJECT_IF_4F, "X_shortcut = X\n    " + PROJECT_IF_4F)],
+     "the identity shortcut must carry the block's input X itself, saved before the first BatchNorm -> ReLU"),
+    ("projects_only_when_channels_change", [(PROJECT_IF_4F, "if X_shortcut.shape[-1] != 4 * F:")], ONLY_WHEN_WIDENED),
 ]
 
 STRIDE = "s = 2 if i == 0 and stage > 0 else 1"

@@ -56,6 +56,13 @@ def test_expected_parameter_counts_come_from_the_solution():
         assert model.count_params() == fc.EXPECTED_PARAMS[depth, preact], (depth, preact)
 
 
+def test_checks_run_a_strided_block_whose_channels_do_not_change():
+    """Only the stride asks for a projection there, so a block that projects only when the channels change fails."""
+    for spec in fc.SPECS.values():
+        out = spec.out_channels(fc.FILTERS)
+        assert any(s != 1 and channels == out for _, channels, s in fc.cases(spec)), spec.name
+
+
 @pytest.mark.parametrize("exercise", [e for e in fm.MISTAKES if e != "build_resnet"])
 def test_at_least_six_mistakes_per_block(exercise):
     assert len(fm.MISTAKES[exercise]) >= 6

@@ -16,6 +16,9 @@ from keras.layers import (Activation, AveragePooling2D, BatchNormalization, Conv
                           MaxPooling2D, ZeroPadding2D)
 """
 
+STEM_CONV = "X = Conv2D(64, (7, 7), strides=(2, 2), kernel_initializer=glorot_uniform(seed=0))"
+STEM = f"    X = ZeroPadding2D((3, 3))(X_input)\n    {STEM_CONV}(X)"
+
 # (id, edits to the solution, words the hint must contain)
 MISTAKES = [
     ("stage5-typo", [("filters=[512, 512, 2048]", "filters=[256, 256, 2048]")], "typo"),
@@ -33,6 +36,11 @@ MISTAKES = [
     ("no-softmax", [("activation='softmax', ", "")], "softmax"),
     ("returns-none", [("return Model(inputs=X_input, outputs=X)", "return None")], "returned None"),
     ("untouched", [("X = AveragePooling2D((2, 2))(X)", "X = None")], "a layer received None"),
+    # Without the stem's padding the max-pool outputs 15x15 too: the hint must name the padding, not the max-pool.
+    ("no-stem-padding", [(STEM, f"    {STEM_CONV}(X_input)")], "the stem's zero padding is missing"),
+    ("stem-conv-padding-same", [(STEM, "    " + STEM_CONV.replace("strides=(2, 2),", "strides=(2, 2), padding='same',")
+                                   + "(X_input)")], "the stem's zero padding is missing"),
+    ("stem-padding-1", [("ZeroPadding2D((3, 3))", "ZeroPadding2D((1, 1))")], "should be ZeroPadding2D((3, 3))"),
 ]
 
 
