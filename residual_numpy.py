@@ -20,24 +20,48 @@ def init_block(n: int, hidden: int, rng: np.random.Generator, scale: float = 1.0
             "W2": rng.standard_normal((n, hidden)) * np.sqrt(scale / hidden) * last, "b2": np.zeros((n, 1))}
 
 
-def block_forward(a_prev, p, skip: bool = True):
-    """a = g(W2 g(W1 a_prev + b1) + b2 [+ a_prev]); the reference for exercise 1 and the experiments."""
-    z1 = p["W1"] @ a_prev + p["b1"]
-    a1 = relu(z1)
-    z2 = p["W2"] @ a1 + p["b2"]
-    a_next = relu(z2 + a_prev) if skip else relu(z2)
-    return a_next, (a_prev, z1, a1, z2, p)
+def stack_forward(a, blocks: list[dict], skip: bool = True):
+    """Run ``a`` through a stack of two-layer ReLU blocks, layer by layer; return the output and one cache per layer.
+
+    Each layer computes z = W a + b and a = g(z). With ``skip``, a block's input is added to the z of its
+    last layer, before that layer's ReLU. The checks and the experiments use this general stack; the
+    exercises write one block by hand.
+    """
+    caches = []
+    for p in blocks:
+        block_input = a
+        for k in (1, 2):
+            z = p[f"W{k}"] @ a + p[f"b{k}"]
+            if skip and k == 2:
+                z = z + block_input
+            caches.append((a, p[f"W{k}"], z))
+            a = relu(z)
+    return a, caches
 
 
-def block_backward(da_next, cache, skip: bool = True):
-    """Gradients of a scalar loss, given da_next = dL/da_next; the reference for exercise 2."""
-    a_prev, z1, a1, z2, p = cache
-    dz2 = da_next * ((z2 + a_prev if skip else z2) > 0)
-    grads = {"dW2": dz2 @ a1.T, "db2": dz2.sum(axis=1, keepdims=True)}
-    dz1 = (p["W2"].T @ dz2) * (z1 > 0)
-    grads.update({"dW1": dz1 @ a_prev.T, "db1": dz1.sum(axis=1, keepdims=True)})
-    da_prev = p["W1"].T @ dz1 + (dz2 if skip else 0)
-    return da_prev, grads
+def stack_backward(da, caches: list, skip: bool = True):
+    """Gradients of a scalar loss through ``stack_forward``'s layers, given da = dL/d(output).
+
+    Returns dL/d(input) and, per block, a dict of dW1, db1, dW2, db2.
+    """
+    grads = []
+    for first, second in reversed(list(zip(caches[0::2], caches[1::2]))):
+        block = {}
+        for k, (a_in, W, z) in ((2, second), (1, first)):
+            dz = da * (z > 0)
+            block[f"dW{k}"], block[f"db{k}"] = dz @ a_in.T, dz.sum(axis=1, keepdims=True)
+            if k == 2:
+                through_skip = dz if skip else 0
+            da = W.T @ dz
+        da = da + through_skip
+        grads.append(block)
+    return da, grads[::-1]
+
+
+def exercise_cache(a_prev, p):
+    """The cache of the exercises' block, (a_prev, z1, a1, z2, parameters), from the general stack."""
+    _, [(_, _, z1), (a1, _, z_sum)] = stack_forward(a_prev, [p])
+    return a_prev, z1, a1, z_sum - a_prev, p
 
 
 # --------------------------------------------------------------------------------------------
@@ -78,7 +102,7 @@ def check_residual_block_forward(fn) -> None:
         if a_next.shape != a_prev.shape:
             raise CheckFailed(f"a_next should have the shape of a_prev, {a_prev.shape}; yours is {a_next.shape}. "
                               "The skip needs the same shape on both sides of the +.")
-        expected, _ = block_forward(a_prev, p)
+        expected, _ = stack_forward(a_prev, [p])
         if np.allclose(a_next, expected):
             continue
         z1 = p["W1"] @ a_prev + p["b1"]
@@ -117,10 +141,9 @@ def gradient_check(backward, seed: int = 3) -> dict:
     da_next = np.random.default_rng(seed + 10).standard_normal(a_prev.shape)
 
     def loss():
-        return float(np.sum(da_next * block_forward(a_prev, p)[0]))
+        return float(np.sum(da_next * stack_forward(a_prev, [p])[0]))
 
-    _, cache = block_forward(a_prev, p)
-    da_prev, grads = _call(backward, "residual_block_backward", da_next, cache)
+    da_prev, grads = _call(backward, "residual_block_backward", da_next, exercise_cache(a_prev, p))
     errors = {}
     for name, analytic, x in [("da_prev", da_prev, a_prev)] + [(f"d{k}", grads.get(f"d{k}"), p[k]) for k in p]:
         if analytic is None:
@@ -141,11 +164,11 @@ def check_residual_block_backward(fn) -> None:
             continue
         a_prev, p = example(seed)
         da_next = np.random.default_rng(seed + 10).standard_normal(a_prev.shape)
-        _, cache = block_forward(a_prev, p)
+        cache = exercise_cache(a_prev, p)
         da_prev = np.asarray(fn(da_next, cache)[0])
-        reference, _ = block_backward(da_next, cache)
-        a_prev_, _, _, z2, _ = cache
-        dz2 = da_next * (z2 + a_prev_ > 0)
+        reference, _ = stack_backward(da_next, stack_forward(a_prev, [p])[1])
+        z2 = cache[3]
+        dz2 = da_next * (z2 + a_prev > 0)
         if bad == ["da_prev"] and np.allclose(da_prev, reference - dz2):
             raise CheckFailed("da_prev is missing the shortcut's term: a_prev reaches the output along two paths, "
                               "so da_prev = W1.T @ dz1 + dz2 (the identity passes dz2 straight through).")
@@ -167,14 +190,11 @@ def gradient_norms(blocks: int = 25, n: int = 16, m: int = 64, skip: bool = True
     rng = np.random.default_rng(seed)
     params = [init_block(n, n, rng, scale, last) for _ in range(blocks)]
     a = np.abs(rng.standard_normal((n, m)))
-    caches = []
-    for p in params:
-        a, cache = block_forward(a, p, skip)
-        caches.append(cache)
+    a, caches = stack_forward(a, params, skip)
     da = np.ones_like(a) / m
     norms = []
-    for cache in reversed(caches):
-        da, _ = block_backward(da, cache, skip)
+    for k in range(blocks - 1, -1, -1):   # backwards, one block (two layers) at a time
+        da, _ = stack_backward(da, caches[2 * k:2 * k + 2], skip)
         norms.append(np.linalg.norm(da))
     return np.array(norms[::-1])
 
@@ -206,27 +226,18 @@ def train_mlp(blocks: int, skip: bool, steps: int = 500, width: int = 16, lr: fl
     moments = [(np.zeros_like(v), np.zeros_like(v)) for v in flat]
     losses = []
     for step in range(1, steps + 1):
-        a = relu(W_in @ x + b_in)
-        h0 = a
-        caches = []
-        for p in params:
-            a, cache = block_forward(a, p, skip)
-            caches.append(cache)
+        h0 = relu(W_in @ x + b_in)
+        a, caches = stack_forward(h0, params, skip)
         logits = w_out @ a + b_out
         prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
         losses.append(float(-np.mean(y * np.log(prob + 1e-12) + (1 - y) * np.log(1 - prob + 1e-12))))
         dlogits = (prob - y) / m
-        grads = [None, None]
         g_out = [dlogits @ a.T, dlogits.sum(axis=1, keepdims=True)]
-        da = w_out.T @ dlogits
-        block_grads = []
-        for cache in reversed(caches):
-            da, g = block_backward(da, cache, skip)
-            block_grads.append([g["dW1"], g["db1"], g["dW2"], g["db2"]])
+        da, block_grads = stack_backward(w_out.T @ dlogits, caches, skip)
         dz0 = da * (h0 > 0)
         grads = [dz0 @ x.T, dz0.sum(axis=1, keepdims=True)]
-        for g in reversed(block_grads):
-            grads += g
+        for g in block_grads:
+            grads += [g["dW1"], g["db1"], g["dW2"], g["db2"]]
         grads += g_out
         for i, (v, g) in enumerate(zip(flat, grads)):   # Adam, updating the arrays in place
             m1, m2 = moments[i]

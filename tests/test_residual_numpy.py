@@ -5,6 +5,23 @@ import pytest
 import residual_numpy as rn
 
 
+def block_forward(a_prev, p):
+    """The exercise's block written out, as a student writes it (kept here: the course ships no solution)."""
+    z1 = p["W1"] @ a_prev + p["b1"]
+    a1 = rn.relu(z1)
+    z2 = p["W2"] @ a1 + p["b2"]
+    return rn.relu(z2 + a_prev), (a_prev, z1, a1, z2, p)
+
+
+def block_backward(da_next, cache):
+    a_prev, z1, a1, z2, p = cache
+    dz2 = da_next * ((z2 + a_prev) > 0)
+    dz1 = (p["W2"].T @ dz2) * (z1 > 0)
+    grads = {"dW1": dz1 @ a_prev.T, "db1": dz1.sum(axis=1, keepdims=True),
+             "dW2": dz2 @ a1.T, "db2": dz2.sum(axis=1, keepdims=True)}
+    return p["W1"].T @ dz1 + dz2, grads
+
+
 def forward_with(mistake):
     def forward(a_prev, p):
         z1 = p["W1"] @ a_prev + p["b1"]
@@ -38,14 +55,14 @@ def test_forward_mistakes_get_their_hint(mistake, hint):
 
 
 def test_reference_passes_both_checks(capsys):
-    rn.check_residual_block_forward(lambda a, p: rn.block_forward(a, p))
-    rn.check_residual_block_backward(lambda d, c: rn.block_backward(d, c))
+    rn.check_residual_block_forward(lambda a, p: block_forward(a, p))
+    rn.check_residual_block_backward(lambda d, c: block_backward(d, c))
     assert capsys.readouterr().out.count("All tests passed.") == 2
 
 
 def test_backward_without_the_identity_term_is_named():
     def backward(da_next, cache):
-        da_prev, grads = rn.block_backward(da_next, cache)
+        da_prev, grads = block_backward(da_next, cache)
         a_prev, z1, a1, z2, p = cache
         dz2 = da_next * (z2 + a_prev > 0)
         return da_prev - dz2, grads
@@ -56,7 +73,7 @@ def test_backward_without_the_identity_term_is_named():
 def test_backward_with_a_wrong_relu_derivative_is_caught():
     def backward(da_next, cache):
         a_prev, z1, a1, z2, p = cache
-        return rn.block_backward(da_next, (a_prev, z1, a1, z2 - a_prev, p))   # g'(z2) instead of g'(z2 + a_prev)
+        return block_backward(da_next, (a_prev, z1, a1, z2 - a_prev, p))   # g'(z2) instead of g'(z2 + a_prev)
     with pytest.raises(rn.CheckFailed, match="differ from the numerical gradient"):
         rn.check_residual_block_backward(backward)
 
@@ -65,10 +82,24 @@ def test_identity_term_in_the_jacobian():
     """With the branch's weights at zero, d a[l+2] / d a[l] is exactly the identity (for positive inputs)."""
     a_prev, p = rn.example()
     p = {k: np.zeros_like(v) for k, v in p.items()}
-    _, cache = rn.block_forward(a_prev, p)
+    _, cache = block_forward(a_prev, p)
     da = np.random.default_rng(0).standard_normal(a_prev.shape)
-    da_prev, _ = rn.block_backward(da, cache)
+    da_prev, _ = block_backward(da, cache)
     assert np.allclose(da_prev, da * (a_prev > 0))
+
+
+def test_the_general_stack_is_the_exercises_block():
+    """The stack the checks and experiments use agrees with the block written out, forward and backward."""
+    for seed in (3, 4):
+        a_prev, p = rn.example(seed)
+        out, caches = rn.stack_forward(a_prev, [p])
+        expected, cache = block_forward(a_prev, p)
+        assert np.allclose(out, expected)
+        assert all(np.allclose(x, y) for x, y in zip(rn.exercise_cache(a_prev, p)[:4], cache[:4]))
+        da = np.random.default_rng(seed).standard_normal(out.shape)
+        da_prev, [grads] = rn.stack_backward(da, caches)
+        da_ref, grads_ref = block_backward(da, cache)
+        assert np.allclose(da_prev, da_ref) and all(np.allclose(grads[k], grads_ref[k]) for k in grads_ref)
 
 
 def test_plain_gradients_vanish_and_residual_ones_do_not():
