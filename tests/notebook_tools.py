@@ -5,6 +5,11 @@ from pathlib import Path
 
 import nbformat
 
+import json
+import os
+import subprocess
+import sys
+
 from tools.nbval_run import run_nbval
 
 REPO = Path(__file__).resolve().parent.parent
@@ -45,3 +50,27 @@ def failing_cells(paths, workdir: Path, env: dict | None = None):
     return {name: {"ran": len(cells), "failed": sorted(i for i, (ok, _) in cells.items() if not ok),
                    "why": {i: reason for i, (ok, reason) in cells.items() if not ok}}
             for name, cells in results.items()}, log
+
+
+def judged_cells(paths, workdir: Path, env: dict | None = None, release: Path | None = None, timeout: int = 1800):
+    """Judge notebooks in one pytest process, as README's student command does; return
+    ({path relative to workdir: {"ran": n, "failed": [cells], "why": {cell: reason}, "report": report}}, log)."""
+    workdir = Path(workdir)
+    (workdir / "pytest.ini").write_text("[pytest]\n")
+    report = workdir / "judge-report.json"
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "--rootdir", str(workdir),
+           "-c", str(workdir / "pytest.ini"), f"--judge-report={report}"] + (
+           [f"--judge-release={release}"] if release else []) + [str(p) for p in paths]
+    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
+    log = proc.stdout + proc.stderr
+    assert report.exists(), log[-3000:]
+    found = {}
+    for entry in json.loads(report.read_text()):
+        name = str(Path(entry["path"]).resolve().relative_to(workdir.resolve()))
+        verdicts = entry["verdicts"]
+        found[name] = {"ran": sum(v["status"] != "not run" for v in verdicts),
+                       "failed": sorted(v["index"] for v in verdicts if v["status"] not in ("pass", "skipped")),
+                       "why": {v["index"]: v["message"] for v in verdicts if v["status"] not in ("pass", "skipped")},
+                       "report": entry}
+    return found, log

@@ -1,53 +1,164 @@
-"""The instructor's grading command: one row per student and exercise, whatever the submission does."""
+"""The instructor's grading command: students are judged against the release, whatever their files hold.
+
+One class, graded once with `python3 -m tools.grade` (notebook 04 in quick mode, so CI stays fast), holds a
+submission of every graded notebook for each kind of student:
+
+| student  | what the submission is                                                     | grade          |
+|----------|-----------------------------------------------------------------------------|----------------|
+| blank    | untouched, with the solution's outputs pasted into the check cells         | FAIL           |
+| printer  | check cells replaced by prints of the expected text (no code written)      | FAIL, tampered |
+| replacer | correct code, and graded cells that replace every check function           | FAIL, tampered |
+| full     | correct code, stale error outputs, prints inside the functions and at top  | PASS           |
+|          | level, an extra cell of their own, quick mode set in a graded cell, and    |                |
+|          | one check cell deleted                                                     |                |
+| partial  | correct code in 01 and 02 only                                             | 35 of 100      |
+"""
 import csv
 
-import nbformat
+import pytest
 
+from resnets_course import judge
+from resnets_utils import QUICK_ENV
+from tests import submissions as S
 from tools import grade, release
-from tests.notebook_tools import NOTEBOOKS, STUDENTS, read, tagged
 
-NAME = "02_identity_block"
-
-
-def submission(edit_region=None, drop_check=False):
-    nb = read(STUDENTS / f"{NAME}.ipynb")
-    [(_, cell)] = tagged(nb, "graded", "identity_block")
-    sol = read(NOTEBOOKS / f"{NAME}.ipynb")
-    [(_, sol_cell)] = tagged(sol, "graded", "identity_block")
-    cell.source = release.fill_graded(cell.source, sol_cell.source)
-    if edit_region:
-        cell.source = cell.source.replace("    ### END CODE HERE ###", f"    {edit_region}\n    ### END CODE HERE ###")
-    if drop_check:
-        nb.cells = [c for c in nb.cells if "check_identity_block(" not in c.source]
-    return nbformat.writes(nb)
+NAMES = [p.stem for p in release.solution_notebooks()]
+GRADED = {}   # exercise -> points, read from the solutions
+for _name in NAMES:
+    for _, _cell in S.tagged(S.solution(_name), "graded"):
+        GRADED[_cell.metadata["exercise"]] = _cell.metadata["points"]
 
 
-def test_grading_a_class(tmp_path):
+def full(name):
+    nb = S.fill(S.student(name), name)
+    nb = S.append_to_graded(nb, "print('debugging:', 12345.678)", inside=True)
+    nb = S.append_to_graded(nb, "print('my top-level print', 3.14159)\n" + S.QUICK_IN_GRADED, top=True)
+    nb = S.stale_errors(S.with_extra_cell(nb))
+    return S.without_check(nb, "check_")
+
+
+CLASS = {
+    "blank": lambda name: S.with_expected_outputs(S.student(name), name),
+    "printer": lambda name: S.with_expected_outputs(S.prints_instead_of_checks(S.student(name), name), name),
+    "replacer": lambda name: S.replacing_checks(S.fill(S.student(name), name)),
+    "full": full,
+    "partial": lambda name: S.fill(S.student(name), name) if name[:2] in ("01", "02") else S.student(name),
+}
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, monkeypatch_module):
+    tmp = tmp_path_factory.mktemp("class")
+    for student, make in CLASS.items():
+        for name in NAMES:
+            S.write(make(name), tmp / "submissions" / student / f"{name}.ipynb")
+    monkeypatch_module.setenv(QUICK_ENV, "1")
+    assert grade.main([str(tmp / "submissions"), "--out", str(tmp / "out"), "--cell-timeout", "300"]) == 0
+    rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
+    book = {r["student"]: r for r in csv.DictReader(open(tmp / "out" / "gradebook.csv"))}
+    return rows, book, (tmp / "out" / "summary.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def monkeypatch_module():
+    patch = pytest.MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+def rows_of(rows, student):
+    return [r for r in rows if r["student"] == student]
+
+
+def test_every_student_gets_a_row_per_exercise_of_every_notebook(graded_class):
+    rows, _, _ = graded_class
+    for student in CLASS:
+        graded_here = {(r["notebook"], r["exercise"]) for r in rows_of(rows, student) if int(r["max_points"])}
+        assert {ex for _, ex in graded_here} == set(GRADED), student
+    assert list(rows[0]) == grade.COLUMNS and grade.COLUMNS[:5] == ["student", "notebook", "exercise", "status", "detail"]
+
+
+def test_blank_work_fails_whatever_its_file_stored(graded_class):
+    rows, _, _ = graded_class
+    for r in rows_of(rows, "blank"):
+        assert r["status"] == "fail" and r["tampered"] == "", r
+        assert "None" in r["detail"] or "finish" in r["detail"], r   # the check's hint, not a diff of outputs
+
+
+def test_checks_replaced_by_prints_do_not_pass_and_are_flagged(graded_class):
+    rows, _, _ = graded_class
+    for r in rows_of(rows, "printer"):
+        assert r["status"] != "pass" and "edited" in r["tampered"], r
+
+
+def test_graded_cells_that_replace_the_checks_do_not_pass(graded_class):
+    rows, _, _ = graded_class
+    for r in rows_of(rows, "replacer"):
+        if int(r["max_points"]):
+            assert r["status"] == "fail" and "check_" in r["tampered"], r
+            assert "which the checks use" in r["detail"], r
+
+
+def test_correct_code_passes_with_stale_outputs_prints_extra_cells_and_a_deleted_check(graded_class):
+    rows, _, _ = graded_class
+    for r in rows_of(rows, "full"):
+        assert r["status"] == "pass", r
+    assert any("deleted" in r["tampered"] for r in rows_of(rows, "full"))   # graded from the release, and flagged
+
+
+def test_the_gradebook_holds_each_students_points_and_total(graded_class):
+    _, book, summary = graded_class
+    total = f"total ({sum(GRADED.values())})"
+    assert set(book) == set(CLASS)
+    assert int(book["full"][total]) == sum(GRADED.values()) == 100
+    assert int(book["partial"][total]) == GRADED["residual_block_forward"] + GRADED["residual_block_backward"] + GRADED["identity_block"] == 35
+    assert int(book["partial"][f"identity_block ({GRADED['identity_block']})"]) == GRADED["identity_block"]
+    for student in ("blank", "printer", "replacer"):
+        assert int(book[student][total]) == 0, book[student]
+    assert "\x1b" not in summary and "| full | 100 of 100 |" in summary
+
+
+def submission_02(edit_region):
+    nb = S.fill(S.student("02_identity_block"), "02_identity_block")
+    return S.append_to_graded(nb, edit_region, inside=True)
+
+
+def test_timeouts_errors_and_broken_files_are_reported(tmp_path):
     subs = tmp_path / "submissions"
-    for student, text in {
-        "ada": submission(),
-        "bob": submission(edit_region="while True: pass"),
-        "cy": submission(edit_region="raise RuntimeError('my block is broken')"),
-        "dee": submission(drop_check=True),
-    }.items():
-        (subs / student).mkdir(parents=True)
-        (subs / student / f"{NAME}.ipynb").write_text(text)
+    S.write(submission_02("while True: pass"), subs / "bob" / "02_identity_block.ipynb")
+    S.write(submission_02("raise RuntimeError('my block is broken')"), subs / "cy" / "02_identity_block.ipynb")
+    nb = S.student("02_identity_block")
+    nb.cells = [c for c in nb.cells if "graded" not in c.metadata.get("tags", [])]
+    S.write(nb, subs / "dee" / "02_identity_block.ipynb")
     (subs / "eve_02_identity_block.ipynb").write_text('{"cells": [ this is not json')
+    nb = S.fill(S.student("02_identity_block"), "02_identity_block")
+    nb.metadata["course"]["release"] = "0000deadbeef"
+    S.write(nb, subs / "fay" / "02_identity_block.ipynb")
 
     assert grade.main([str(subs), "--out", str(tmp_path / "out"), "--cell-timeout", "20", "--timeout", "300"]) == 0
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
-    assert set(rows) == {"ada", "bob", "cy", "dee", "eve"}
-    assert all(r["exercise"] == "identity_block" for r in rows.values())
-    assert rows["ada"]["status"] == "pass"
+    assert set(rows) == {"bob", "cy", "dee", "eve", "fay"}
     assert rows["bob"]["status"] == "timeout"
     assert rows["cy"]["status"] == "fail" and "my block is broken" in rows["cy"]["detail"]
     assert rows["dee"]["status"] == "missing" and "deleted" in rows["dee"]["detail"]
     assert rows["eve"]["status"] == "error" and "not a valid notebook" in rows["eve"]["detail"]
-    summary = (tmp_path / "out" / "summary.md").read_text()
-    assert "| ada | 02_identity_block | identity_block | PASS |" in summary
-    assert "1 of 5 exercises passed." in summary
+    assert rows["fay"]["status"] == "error" and "0000deadbeef" in rows["fay"]["detail"]
 
 
 def test_an_empty_folder_is_reported(tmp_path, capsys):
     assert grade.main([str(tmp_path)]) == 2
     assert "no submissions found" in capsys.readouterr().out
+
+
+def test_a_submission_from_before_release_ids_is_judged_by_that_release(tmp_path):
+    """A student notebook released before ids existed (stored outputs and all, from commit 325766e) is
+    judged by the release archived for it: correct code passes, blank code fails with the check's hint."""
+    old = S.read(S.NOTEBOOKS.parent / "tests" / "fixtures" / "02_identity_block-before-release-ids.ipynb")
+    assert "release" not in old.metadata["course"] and any(c.outputs for c in old.cells if c.cell_type == "code")
+    S.write(S.fill(old, "02_identity_block"), tmp_path / "subs" / "old_correct" / "02_identity_block.ipynb")
+    S.write(old, tmp_path / "subs" / "old_blank" / "02_identity_block.ipynb")
+    assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out")]) == 0
+    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
+    unstamped = judge.release_index()["unstamped"]
+    assert rows["old_correct"]["status"] == "pass" and rows["old_correct"]["release"] == unstamped
+    assert rows["old_blank"]["status"] == "fail" and "None" in rows["old_blank"]["detail"]

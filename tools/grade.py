@@ -1,151 +1,213 @@
-"""Check a folder of submitted student notebooks with nbval; write a per-student, per-exercise table.
+"""Grade a folder of submitted student notebooks against the release they came from.
 
-    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 120] [--timeout 900]
+    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 300] [--timeout 1200]
 
 A submission is any ``*.ipynb`` under SUBMISSIONS/ whose name contains a course notebook's name,
 e.g. ``alice/02_identity_block.ipynb`` or ``bob-03_convolutional_block.ipynb``; the student is the
-sub-folder's name, or else what precedes the course notebook's name. Each submission runs in its
-own pytest process (so its own kernel) with a per-cell and an overall timeout, so an infinite
-loop or a crash in one cannot stop the others. Writes RESULTS/results.csv and RESULTS/summary.md.
+sub-folder's name, or else what precedes the course notebook's name. Each submission is judged by
+``resnets_course.judge`` (the same judge as README's student check) in its own pytest process, so
+its own kernel, with a per-cell and an overall timeout: an infinite loop or a crash in one cannot
+stop the others. Only the graded cells come from the submission; every other cell runs as released.
+
+Writes RESULTS/results.csv (one row per student and exercise), RESULTS/gradebook.csv (one row per
+student, the points of each exercise and the total: the shape a learning-management system
+imports) and RESULTS/summary.md.
 """
 from __future__ import annotations
 
 import argparse
 import csv
 import json
+import re
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
+from resnets_course.judge import JudgeError, course_notebook_name, load_release, read_notebook, release_id_of
 
-from tools.nbval_run import NbvalDidNotRun, run_nbval
-from tools.release import solution_notebooks, tags
+REPO = Path(__file__).resolve().parent.parent
+STATUSES = ("pass", "fail", "missing", "error", "timeout")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
 
 @dataclass
 class Row:
     student: str
     notebook: str
     exercise: str
-    status: str   # pass | fail | missing | error | timeout
+    status: str      # pass | fail | missing | error | timeout
     detail: str
+    tampered: str = ""   # what the submission did to the checks: a check cell edited or deleted, checks changed
+    review: str = ""     # graded code that uses names a solution never needs (worth a look, not a verdict)
+    points: int = 0
+    max_points: int = 0
+    release: str = ""
 
 
-def exercises(nb) -> dict[str, list[int]]:
-    """Exercise name -> nbval numbers of its check cells, in this notebook."""
-    found: dict[str, list[int]] = {}
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    for i, cell in enumerate(code):
-        name = cell.metadata.get("exercise")
-        if name and "check" in tags(cell):
-            found.setdefault(name, []).append(i)
+def current_release() -> tuple[str, dict[str, dict]]:
+    """The release the student notebooks in this repository come from: {notebook: judge file}."""
+    from tools.release import STUDENTS
+
+    files = {}
+    rid = ""
+    for path in sorted(STUDENTS.glob("[0-9][0-9]_*.ipynb")):
+        rid = release_id_of(read_notebook(path))
+        files[path.stem] = load_release(rid, path.stem)
+    return rid, files
+
+
+def exercises(release: dict) -> dict[str, int]:
+    """Exercise -> points in this notebook (0 for exercises it only checks, such as 04's blocks), in order."""
+    found: dict[str, int] = {}
+    for cell in release["cells"]:
+        name = cell.get("exercise")
+        if name and cell["role"] in ("check", "graded"):
+            found[name] = max(found.get(name, 0), cell.get("points", 0))
     return found
 
 
-def find_submissions(folder: Path):
-    courses = {p.stem: p for p in solution_notebooks()}
+def find_submissions(folder: Path, names):
     for path in sorted(folder.rglob("*.ipynb")):
         if ".ipynb_checkpoints" in path.parts:
             continue
-        course = next((c for c in sorted(courses, key=len, reverse=True) if c in path.name), None)
+        course = course_notebook_name(path, names)
         if course is None:
             continue
         if path.parent != folder:
             student = path.relative_to(folder).parts[0]
         else:
             student = path.name.split(course)[0].strip("-_ .") or path.stem
-        yield student, course, courses[course], path
+        yield student, course, path
 
 
-def run_submission(path: Path, cell_timeout: int, timeout: int, course: str = "submission",
-                   siblings: dict | None = None):
-    """nbval on one notebook in a fresh process: ({cell number: (passed, reason)}, None) or (None, problem).
+def judge_submission(path: Path, course: str, cell_timeout: int, timeout: int, siblings: dict | None = None):
+    """The judge's report for one notebook, run in a fresh process: (report, None) or (None, problem).
 
     The notebook runs under its course name beside the same student's other submissions
     (``siblings``: course name -> path), because later notebooks import earlier ones' graded cells.
     """
     with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
         for other, other_path in (siblings or {}).items():
-            (Path(tmp) / f"{other}.ipynb").write_bytes(Path(other_path).read_bytes())
-        copy = Path(tmp) / f"{course}.ipynb"
+            (tmp / f"{other}.ipynb").write_bytes(Path(other_path).read_bytes())
+        copy = tmp / f"{course}.ipynb"
         copy.write_bytes(path.read_bytes())
+        (tmp / "pytest.ini").write_text("[pytest]\n")   # the course's own pytest settings stay out
+        report = tmp / "judge-report.json"
+        cmd = [sys.executable, "-m", "pytest", "-p", "resnets_course.judge", "-p", "no:cacheprovider", "-q",
+               "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
+               f"--judge-cell-timeout={cell_timeout}", str(copy)]
         try:
-            results, _ = run_nbval([copy], Path(tmp), cell_timeout=cell_timeout, timeout=timeout)
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
             return None, f"did not finish within {timeout} s"
-        except NbvalDidNotRun:
-            return None, "nbval could not run this notebook"
-        return results[copy.name], None
+        if not report.exists():
+            return None, "the judge could not run this notebook: " + (proc.stdout + proc.stderr).strip()[-300:]
+        reports = json.loads(report.read_text())
+        if not reports:
+            return None, "the judge found nothing to judge in this notebook"
+        return reports[0], None
 
 
-def grade_one(student, course, solution_path, path, cell_timeout, timeout, siblings=None) -> list[Row]:
-    expected = exercises(nbformat.read(solution_path, as_version=4))
+def _status(verdicts: list[dict]) -> tuple[str, str]:
+    failed = [v for v in verdicts if v["status"] not in ("pass", "skipped")]
+    if not failed:
+        return "pass", ""
+    first = failed[0]
+    if first["status"] == "timeout":
+        return "timeout", first["message"]
+    if first["status"] == "error" or first["status"] == "not run":
+        return "error", first["message"] or "not run"
+    return "fail", first["message"]
+
+
+def grade_one(student: str, course: str, path: Path, cell_timeout: int, timeout: int, siblings=None) -> list[Row]:
+    latest = load_release(current_release()[0], course)
     try:
-        nb = nbformat.read(path, as_version=4)
-    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as e:
-        return [Row(student, course, ex, "error", f"not a valid notebook file (not JSON: {str(e)[:120]})")
-                for ex in expected]
-    except Exception as e:  # a JSON file that is not a notebook
-        return [Row(student, course, ex, "error", f"not a valid notebook: {str(e)[:160]}") for ex in expected]
-    present = exercises(nb)
-    cells, problem = run_submission(path, cell_timeout, timeout, course, siblings)
+        nb = read_notebook(path)
+        rid = release_id_of(nb)
+        release = load_release(rid, course)
+    except JudgeError as e:
+        return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
+    report, problem = judge_submission(path, course, cell_timeout, timeout, siblings)
     rows = []
-    for ex, reference_cells in expected.items():
-        mine = present.get(ex, [])
-        if len(mine) < len(reference_cells):
-            rows.append(Row(student, course, ex, "missing",
-                            f"{len(reference_cells) - len(mine)} of its check cells were deleted"))
-        elif problem:
-            rows.append(Row(student, course, ex, "timeout" if "finish" in problem else "error", problem))
+    for exercise, points in exercises(release).items():
+        row = Row(student, course, exercise, "error", "", max_points=points, release=rid)
+        if problem or report.get("problem"):
+            row.status = "timeout" if problem and "finish" in problem else "error"
+            row.detail = problem or report["problem"]
         else:
-            results = [cells.get(i, (False, "not run")) for i in mine]
-            failures = [reason for ok, reason in results if not ok]
-            if failures:
-                status = "timeout" if any("Timeout" in f or "timed out" in f.lower() for f in failures) else "fail"
-                rows.append(Row(student, course, ex, status, failures[0]))
-            else:
-                rows.append(Row(student, course, ex, "pass", ""))
+            verdicts = [v for v in report["verdicts"] if v["exercise"] == exercise and v["role"] == "check"]
+            graded = [v for v in report["verdicts"] if v["exercise"] == exercise and v["role"] == "graded"]
+            row.status, row.detail = _status(verdicts)
+            if exercise in report["missing"]:
+                row.status, row.detail = "missing", report["missing"][exercise]
+            row.tampered = "; ".join(sorted({v["tampered"] for v in verdicts if v["tampered"]}))
+            row.review = "; ".join(sorted({v["tampered"] for v in graded if v["tampered"]}))
+        row.detail = ANSI.sub("", row.detail).strip()
+        row.points = points if row.status == "pass" else 0
+        rows.append(row)
     return rows
 
 
-def write_results(rows: list[Row], out: Path) -> None:
+COLUMNS = ["student", "notebook", "exercise", "status", "detail", "tampered", "review", "points", "max_points", "release"]
+
+
+def write_results(rows: list[Row], out: Path, graded: dict[str, int]) -> None:
+    """results.csv, gradebook.csv and summary.md; ``graded`` is every graded exercise -> its points."""
     out.mkdir(parents=True, exist_ok=True)
     with open(out / "results.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["student", "notebook", "exercise", "status", "detail"])
+        writer.writerow(COLUMNS)
         for r in rows:
-            writer.writerow([r.student, r.notebook, r.exercise, r.status, r.detail])
-    lines = ["# Grading summary", "", "| student | notebook | exercise | result | detail |", "|---|---|---|---|---|"]
+            writer.writerow([getattr(r, c) for c in COLUMNS])
+    students = list(dict.fromkeys(r.student for r in rows))
+    earned = {(r.student, r.exercise): r.points for r in rows if r.max_points}
+    with open(out / "gradebook.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student"] + [f"{ex} ({pts})" for ex, pts in graded.items()] + [f"total ({sum(graded.values())})"])
+        for s in students:
+            points = [earned.get((s, ex), 0) for ex in graded]
+            writer.writerow([s] + points + [sum(points)])
+    lines = ["# Grading summary", "", "| student | notebook | exercise | result | points | tampered | detail |",
+             "|---|---|---|---|---|---|---|"]
     for r in rows:
-        lines.append(f"| {r.student} | {r.notebook} | {r.exercise} | {r.status.upper()} | {r.detail.replace('|', '/')} |")
+        detail = " ".join(r.detail.split()).replace("|", "/")
+        lines.append(f"| {r.student} | {r.notebook} | {r.exercise} | {r.status.upper()} | "
+                     f"{r.points}/{r.max_points} | {r.tampered.replace('|', '/')} | {detail} |")
     passed = sum(r.status == "pass" for r in rows)
-    lines += ["", f"{passed} of {len(rows)} exercises passed."]
-    (out / "summary.md").write_text("\n".join(lines) + "\n")
+    lines += ["", f"{passed} of {len(rows)} exercises passed.", "", "| student | points |", "|---|---|"]
+    for s in students:
+        lines.append(f"| {s} | {sum(earned.get((s, ex), 0) for ex in graded)} of {sum(graded.values())} |")
+    (out / "summary.md").write_text(ANSI.sub("", "\n".join(lines)) + "\n")
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="Check submitted student notebooks with nbval.")
+    parser = argparse.ArgumentParser(description="Grade submitted student notebooks against their release.")
     parser.add_argument("submissions", type=Path)
-    parser.add_argument("--out", type=Path, default=None, help="folder for results.csv and summary.md")
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, gradebook.csv and summary.md")
     parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one submission may run in all")
     args = parser.parse_args(argv)
     if not args.submissions.is_dir():
         print(f"{args.submissions} is not a folder of submissions")
         return 2
+    _, latest = current_release()
+    found = list(find_submissions(args.submissions, latest))
     rows = []
-    found = list(find_submissions(args.submissions))
-    for student, course, solution, path in found:
+    for student, course, path in found:
         print(f"checking {student}: {path.name} ...", flush=True)
-        siblings = {c: p for s, c, _, p in found if s == student and c != course}
-        rows += grade_one(student, course, solution, path, args.cell_timeout, args.timeout, siblings)
+        siblings = {c: p for s, c, p in found if s == student and c != course}
+        rows += grade_one(student, course, path, args.cell_timeout, args.timeout, siblings)
     if not rows:
         print("no submissions found: file names must contain a course notebook's name, e.g. 02_identity_block")
         return 2
+    graded = {c["exercise"]: c.get("points", 0) for name in sorted(latest) for c in latest[name]["cells"]
+              if c["role"] == "graded"}
     out = args.out or args.submissions / "results"
-    write_results(rows, out)
+    write_results(rows, out, graded)
     print((out / "summary.md").read_text())
     return 0
 

@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SANITIZE = REPO / "tests" / "nbval_sanitize.cfg"
+SANITIZE = REPO / "resnets_course" / "nbval_sanitize.cfg"
 
 
 class NbvalDidNotRun(RuntimeError):

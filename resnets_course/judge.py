@@ -1,0 +1,605 @@
+"""The judge: run a student's notebook against the pristine release, as a pytest plugin.
+
+    python3 -m pytest notebooks/student/02_identity_block.ipynb      # a student checks their work
+    python3 -m tools.grade submissions/                               # an instructor grades a class
+
+Both commands judge a notebook the same way. Only the graded cells come from the student's file. Every
+other code cell (its source, its expected outputs, its execution count) comes from the release the
+notebook was made from, matched by cell id; the release is named by the id that ``tools.release``
+stamps in the notebook's metadata (``metadata.course.release``) and stored in ``releases/<id>/``. What
+the student's file stored or printed never decides anything:
+
+- a check cell the student edited or deleted runs as released, and the edit is reported (``tampered``);
+- the outputs stored in the student's file are never read (stale errors do not matter);
+- what the student's code prints (inside a graded function or at the top level of a graded cell) is
+  kept out of every compared output and shown beside the verdict;
+- numbers in outputs are compared within the release's stated tolerance, the text around them exactly;
+- quick mode (``RESNETS_QUICK=1``) is read here, outside the kernel, and enforced before every cell;
+- a graded cell that replaces or patches a check function fails its exercise (``judge_kernel``).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from resnets_course import judge_kernel
+
+RELEASES = Path(__file__).resolve().parent / "releases"
+QUICK_ENV = judge_kernel.QUICK_ENV
+DEFAULT_CELL_TIMEOUT = 1800
+#: Numbers in compared outputs may differ by ``abs + rel * |expected|``: the last printed digit can
+#: change with the CPU's kernels (Apple silicon, other BLAS builds, oneDNN off).
+TOLERANCE = {"abs": 1e-3, "rel": 1e-4}
+SANITIZE_FILE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"   # nbval's runs of the solutions read it too
+
+
+def _sanitizers() -> list:
+    import configparser
+
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(SANITIZE_FILE)
+    found = [(re.compile(parser[s]["regex"]), parser[s].get("replace", "")) for s in parser.sections()]
+    return found + [(re.compile(r"\x1b\[[0-9;]*[A-Za-z]"), "")]   # terminal colours
+
+
+SANITIZE = _sanitizers()
+NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
+# Names a graded cell has no reason to touch: an instructor should look at a submission that does.
+SUSPICIOUS = re.compile(r"\b(?:check_\w+|block_checks|resnet_checks|family_checks|resnets_utils|resnets_course|"
+                        r"judge_kernel|get_ipython|builtins|__builtins__|sys\.modules|setattr|globals|importlib|"
+                        r"__import__|os\.environ|RESNETS_QUICK|sys\.stdout|sys\.stderr)\b")
+
+
+class JudgeError(Exception):
+    """The notebook cannot be judged (unknown release, not a notebook): the message says why and what to do."""
+
+
+# ------------------------------------------------------------------------------------------------
+# Releases
+# ------------------------------------------------------------------------------------------------
+
+def release_index() -> dict:
+    return json.loads((RELEASES / "index.json").read_text())
+
+
+def release_id_of(nb) -> str:
+    """The release a student notebook was made from; notebooks released before ids existed have none."""
+    course = nb.get("metadata", {}).get("course", {})
+    return course.get("release") or release_index()["unstamped"]
+
+
+def is_student_notebook(nb) -> bool:
+    course = nb.get("metadata", {}).get("course", {})
+    return bool(course.get("release") or course.get("student_version"))
+
+
+def load_release(release_id: str, notebook: str, folder: Path | None = None) -> dict:
+    """The judge file of ``notebook`` (e.g. "02_identity_block") in release ``release_id``."""
+    folder = Path(folder) if folder is not None else RELEASES / release_id
+    path = folder / f"{notebook}.json"
+    if not path.exists():
+        known = sorted(p.name for p in RELEASES.iterdir() if p.is_dir()) if RELEASES.is_dir() else []
+        raise JudgeError(f"this notebook comes from release {release_id}, which has no judge file {path} "
+                         f"(releases here: {', '.join(known) or 'none'}). Update the course "
+                         f"(git pull) or ask your instructor for the course files of that release.")
+    return json.loads(path.read_text())
+
+
+def course_notebook_name(path: Path, names) -> str | None:
+    """The course notebook a file is a copy of: the longest course name its file name contains."""
+    return next((n for n in sorted(names, key=len, reverse=True) if n in Path(path).name), None)
+
+
+# ------------------------------------------------------------------------------------------------
+# Comparing outputs
+# ------------------------------------------------------------------------------------------------
+
+def _sanitize(text: str) -> str:
+    for pattern, replacement in SANITIZE:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def comparable(outputs) -> list[tuple[str, str]]:
+    """What is compared of a cell's outputs: stdout (joined), each result's text/plain, and errors.
+
+    stderr is left out: TensorFlow and other libraries warn there differently on other platforms.
+    """
+    found: list[tuple[str, str]] = []
+    for out in outputs:
+        kind = out.get("output_type")
+        if kind == "stream":
+            if out.get("name") != "stdout":
+                continue
+            text = _sanitize("".join(out.get("text", "")))
+            if found and found[-1][0] == "stdout":
+                found[-1] = ("stdout", found[-1][1] + text)
+            else:
+                found.append(("stdout", text))
+        elif kind in ("execute_result", "display_data"):
+            text = out.get("data", {}).get("text/plain")
+            if text is not None:
+                found.append((kind, _sanitize("".join(text))))
+        elif kind == "error":
+            found.append(("error", f"{out.get('ename')}: {_sanitize(out.get('evalue', ''))}"))
+    return [(k, t) for k, t in found if not (k == "stdout" and not t)]
+
+
+def _split(text: str) -> tuple[str, list[str]]:
+    numbers = NUMBER.findall(text)
+    skeleton = " ".join(NUMBER.sub("#", text).split())
+    # NumPy pads arrays to the widest number: "[0.639 ]" beside "[0.6391]"
+    skeleton = re.sub(r"([\[(]) | ([\])])", lambda m: m.group(1) or m.group(2), skeleton)
+    return skeleton, numbers
+
+
+def _same_number(got: str, expected: str, tolerance: dict) -> bool:
+    exact = not any(c in expected + got for c in ".eE")
+    if exact:
+        return int(got) == int(expected)
+    a, b = float(got), float(expected)
+    return abs(a - b) <= tolerance["abs"] + tolerance["rel"] * abs(b)
+
+
+def same_text(got: str, expected: str, tolerance: dict) -> bool:
+    """Equal up to runs of white space, with numbers within ``tolerance`` (integers exactly)."""
+    (skeleton_a, numbers_a), (skeleton_b, numbers_b) = _split(got), _split(expected)
+    return (skeleton_a == skeleton_b and len(numbers_a) == len(numbers_b)
+            and all(_same_number(a, b, tolerance) for a, b in zip(numbers_a, numbers_b)))
+
+
+def compare(got, expected, tolerance: dict) -> str | None:
+    """None if the fresh outputs match the release's; else what differs, in words."""
+    mine, theirs = comparable(got), comparable(expected)
+    if len(mine) == len(theirs) and all(a[0] == b[0] and same_text(a[1], b[1], tolerance)
+                                        for a, b in zip(mine, theirs)):
+        return None
+    show = lambda items: "\n".join(text.rstrip("\n") for _, text in items) or "(nothing)"
+    return (f"The output differs from the expected output (numbers may differ by {tolerance['abs']:g}"
+            f" + {tolerance['rel']:g} x the number).\n--- expected ---\n{show(theirs)}\n--- got ---\n{show(mine)}")
+
+
+# ------------------------------------------------------------------------------------------------
+# The plan: which source runs for each release cell
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class Verdict:
+    index: int                    # the cell's number among the release's code cells (nbval's "Cell N")
+    id: str
+    role: str                     # graded | check | depends | setup
+    exercise: str | None
+    status: str = "not run"       # pass | fail | error | timeout | skipped | not run
+    message: str = ""
+    tampered: str = ""            # what the student's file did to this cell (edited, deleted) or its code changed
+    printed: str = ""             # what the student's code printed while this cell ran (never compared)
+
+    @property
+    def passed(self) -> bool:
+        return self.status in ("pass", "skipped")
+
+
+@dataclass
+class Step:
+    cell: dict                    # the release's cell
+    source: str                   # what runs: the release's source, or the student's graded source
+    student: bool
+    note: str = ""                # tampering seen in the student's file
+
+
+def _marker(source: str, name: str) -> bool:
+    return any(line.strip().upper().startswith(f"# {name}") or line.strip().upper().startswith(f"#{name}")
+               for line in source.splitlines())
+
+
+def _student_code_cells(nb) -> list:
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def _find_graded(cells, release_cell: dict):
+    """The student's version of a graded cell: by id, else by its tags, else by the function it defines."""
+    by_id = [c for c in cells if c.get("id") == release_cell["id"]]
+    if by_id:
+        return by_id[0]
+    exercise = release_cell.get("exercise")
+    tagged = [c for c in cells if "graded" in c.metadata.get("tags", []) and c.metadata.get("exercise") == exercise]
+    if tagged:
+        return tagged[0]
+    defining = [c for c in cells if re.search(rf"^def {re.escape(exercise or '')}\(", c.source, re.M)]
+    return defining[0] if defining else None
+
+
+def plan(nb, release: dict) -> tuple[list[Step], list[str], dict[str, str]]:
+    """(steps, notes for the student, {exercise: problem}) for judging notebook ``nb`` by ``release``."""
+    cells = _student_code_cells(nb)
+    by_id = {c.get("id"): c for c in cells if c.get("id")}
+    release_ids = {c["id"] for c in release["cells"]}
+    steps, notes, missing = [], [], {}
+    for cell in release["cells"]:
+        if cell["role"] == "graded":
+            mine = _find_graded(cells, cell)
+            if mine is None:
+                missing[cell["exercise"]] = f"the graded cell of {cell['exercise']} was deleted"
+                steps.append(Step(cell, cell["source"], True, "deleted"))
+                continue
+            steps.append(Step(cell, mine.source, True, _suspicious(mine.source)))
+            release_ids.add(mine.get("id"))
+            continue
+        mine = by_id.get(cell["id"])
+        note = ""
+        if mine is None:
+            note = "deleted" if cell["role"] == "check" else ""
+        elif mine.source.strip() != cell["source"].strip():
+            note = "edited"
+        if note:
+            notes.append(f"Cell {cell['index']} ({cell['role']}) was {note} in your notebook: it ran as released.")
+        steps.append(Step(cell, cell["source"], False, note))
+    extra = [c for c in cells if c.get("id") not in release_ids]
+    if extra:
+        notes.append(f"{len(extra)} code cell(s) of your own were not run: only the graded cells are judged.")
+    return steps, notes, missing
+
+
+def _suspicious(source: str) -> str:
+    found = sorted(set(SUSPICIOUS.findall(source)))
+    return f"graded code uses {', '.join(found)}" if found else ""
+
+
+# ------------------------------------------------------------------------------------------------
+# Running a plan in a kernel
+# ------------------------------------------------------------------------------------------------
+
+def _course_modules(release: dict) -> list[str]:
+    """The course modules the release's cells import: imported by the guard before any student code runs."""
+    found = []
+    for cell in release["cells"]:
+        if cell["role"] == "graded":
+            continue
+        for match in re.finditer(r"^\s*(?:from\s+([\w.]+)\s+import|import\s+([\w.]+))", cell["source"], re.M):
+            name = match.group(1) or match.group(2)
+            if judge_kernel._is_course(name) and name not in found:
+                found.append(name)
+    return found
+
+
+class Judge:
+    """Runs one notebook's plan in a fresh kernel, cell by cell, and gives each cell its verdict."""
+
+    def __init__(self, nb, release: dict, workdir: Path, quick: bool, cell_timeout: int = DEFAULT_CELL_TIMEOUT):
+        self.release = release
+        self.tolerance = release.get("tolerance", TOLERANCE)
+        self.steps, self.notes, self.missing = plan(nb, release)
+        self.workdir, self.quick, self.cell_timeout = Path(workdir), quick, cell_timeout
+        self.client = None
+        self.dead = ""
+        self.changed_by: dict[str, list[str]] = {}     # exercise -> what its code changed in the checks
+        self.last_student_exercise: str | None = None
+        self.verdicts: list[Verdict] = [Verdict(s.cell["index"], s.cell["id"], s.cell["role"], s.cell.get("exercise"))
+                                        for s in self.steps]
+
+    # -- the kernel ----------------------------------------------------------------------------------
+    def start(self) -> None:
+        from jupyter_client.kernelspec import KernelSpecManager
+        from jupyter_client.manager import AsyncKernelManager
+        from nbclient import NotebookClient
+        import ipykernel.kernelspec
+
+        class CurrentEnvironment(KernelSpecManager):
+            def get_kernel_spec(self, kernel_name):
+                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
+                                              **ipykernel.kernelspec.get_kernel_dict())
+
+        km = AsyncKernelManager(kernel_name="resnets-judge", kernel_spec_manager=CurrentEnvironment())
+        # nbclient runs cells of a notebook: one slot, refilled for each cell the judge sends.
+        slot = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
+        self.client = NotebookClient(slot, km=km, timeout=self.cell_timeout,
+                                     allow_errors=True, interrupt_on_timeout=False, startup_timeout=120)
+        self.client.start_new_kernel(cwd=str(self.workdir))
+        self.client.start_new_kernel_client()
+        report = self._hidden(f"install({self.quick!r}, {_course_modules(self.release)!r})")
+        if not report.get("installed"):
+            raise JudgeError(f"the judge could not start its guard in the kernel: {report}")
+
+    def stop(self) -> None:
+        if self.client is not None and self.client.km is not None:
+            try:
+                self.client._cleanup_kernel()
+            except Exception:
+                pass
+        self.client = None
+
+    def _execute(self, source: str, store_history: bool, timeout: int | None = None):
+        cell = nbformat.v4.new_code_cell(source)
+        self.client.nb.cells[0] = cell
+        self.client.timeout = timeout or self.cell_timeout
+        self.client.execute_cell(cell, 0, store_history=store_history)
+        return cell.outputs
+
+    def _hidden(self, call: str) -> dict:
+        outputs = self._execute(f"__import__('resnets_course.judge_kernel', fromlist=['_']).{call}",
+                                store_history=False, timeout=120)
+        for out in outputs:
+            if out.get("output_type") == "stream":
+                for line in "".join(out.get("text", "")).splitlines():
+                    if line.startswith(judge_kernel.MARKER):
+                        return json.loads(line[len(judge_kernel.MARKER):])
+        errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
+        return {"error": "; ".join(errors) or "no report"}
+
+    # -- one cell ------------------------------------------------------------------------------------
+    def run(self, k: int) -> Verdict:
+        from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+        step, verdict = self.steps[k], self.verdicts[k]
+        verdict.tampered = step.note
+        if self.dead:
+            verdict.status, verdict.message = "error", f"not run: {self.dead}"
+            return verdict
+        if _marker(step.source, "NBVAL_SKIP") and not step.student:
+            verdict.status = "skipped"
+            return verdict
+        try:
+            if step.student:
+                outputs = self._run_student(step, verdict)
+            else:
+                outputs = self._run_release(step, verdict)
+        except CellTimeoutError:
+            verdict.status = "timeout"
+            verdict.message = f"Timeout: the cell did not finish within {self.cell_timeout} s."
+            self._interrupt()
+            return verdict
+        except DeadKernelError:
+            self.dead = "the kernel died (your code may have crashed Python or used too much memory)"
+            verdict.status, verdict.message = "error", self.dead
+            return verdict
+        self._judge(step, verdict, outputs)
+        return verdict
+
+    def _interrupt(self) -> None:
+        try:
+            self.client.km.interrupt_kernel()
+            time.sleep(1)
+            self._hidden("before_release_cell()")
+        except Exception:
+            self.dead = "the kernel stopped answering after a timeout"
+
+    def _run_student(self, step: Step, verdict: Verdict):
+        exercise = step.cell.get("exercise")
+        self.last_student_exercise = exercise
+        label = f"{exercise} (cell {step.cell['index']})"
+        return self._execute(f"__import__('resnets_course.judge_kernel', fromlist=['_'])"
+                             f".run_student_cell({step.source!r}, {label!r})", store_history=True)
+
+    def _run_release(self, step: Step, verdict: Verdict):
+        before = self._hidden("before_release_cell()")
+        self._blame(before, self.last_student_exercise)
+        self._attach_print(before)
+        outputs = self._execute(step.source, store_history=True)
+        after = self._hidden("after_release_cell()")
+        exercise = step.cell.get("exercise") if step.cell["role"] in ("check", "depends") else None
+        self._blame(after, exercise)
+        verdict.printed += after.get("printed", "")
+        return outputs
+
+    def _attach_print(self, report: dict) -> None:
+        """What a graded cell printed at its top level goes with that cell's verdict."""
+        printed = report.get("printed", "")
+        if printed:
+            for verdict, step in zip(reversed(self.verdicts), reversed(self.steps)):
+                if step.student and verdict.status != "not run":
+                    verdict.printed += printed
+                    break
+
+    def _blame(self, report: dict, exercise: str | None) -> None:
+        if "error" in report:
+            self.dead = f"the judge lost track of the kernel ({report['error']})"
+            return
+        if report.get("changed") and exercise:
+            self.changed_by.setdefault(exercise, []).extend(report["changed"])
+
+    def _judge(self, step: Step, verdict: Verdict, outputs) -> None:
+        errors = [o for o in outputs if o.get("output_type") == "error"]
+        if step.student:
+            if errors:
+                verdict.status, verdict.message = "fail", _error_message(errors[0])
+            elif verdict.exercise in self.missing:
+                verdict.status, verdict.message = "fail", self.missing[verdict.exercise]
+            else:
+                verdict.status = "pass"
+            return
+        changed = self.changed_by.get(verdict.exercise or "", [])
+        if changed and step.cell["role"] == "check":
+            names = ", ".join(sorted(set(changed)))
+            verdict.status = "fail"
+            verdict.tampered = ", ".join(filter(None, [verdict.tampered, f"code changed {names}"]))
+            verdict.message = (f"Your code changed {names}, which the checks use. The checks ran as released, "
+                               f"and this exercise cannot pass while your code changes them: remove that code.")
+            return
+        expects_error = _marker(step.source, "NBVAL_RAISES_EXCEPTION")
+        if errors and not expects_error:
+            verdict.status, verdict.message = "fail", _error_message(errors[0])
+            return
+        if not _marker(step.source, "NBVAL_IGNORE_OUTPUT"):
+            difference = compare(outputs, step.cell["outputs"], self.tolerance)
+            if difference:
+                verdict.status, verdict.message = "fail", difference
+                return
+        verdict.status = "pass"
+
+
+def _error_message(error) -> str:
+    """A check's own words when it failed; else the error, with where it happened in the student's code."""
+    ename, evalue = error.get("ename", "Error"), error.get("evalue", "")
+    text = f"{ename}: {evalue}"
+    if ename in ("CheckFailed", "CourseError", "DatasetError"):
+        return text
+    trace = _sanitize("\n".join(error.get("traceback", [])))
+    where = re.findall(r"<your code: ([^>]*)>", trace)
+    return f"{text} (raised in your code: {where[-1]})" if where else text
+
+
+# ------------------------------------------------------------------------------------------------
+# Judging a file (what tools.grade runs in a subprocess)
+# ------------------------------------------------------------------------------------------------
+
+@dataclass
+class NotebookReport:
+    path: str
+    notebook: str | None
+    release: str | None
+    verdicts: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    missing: dict = field(default_factory=dict)
+    problem: str = ""             # the notebook could not be judged at all
+
+
+def read_notebook(path: Path):
+    try:
+        return nbformat.read(path, as_version=4)
+    except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as e:
+        raise JudgeError(f"not a valid notebook file (not JSON: {str(e)[:120]})") from None
+    except Exception as e:   # JSON that is not a notebook
+        raise JudgeError(f"not a valid notebook: {str(e)[:160]}") from None
+
+
+def quick_from_environment() -> bool:
+    return os.environ.get(QUICK_ENV, "") == "1"
+
+
+# ------------------------------------------------------------------------------------------------
+# The pytest plugin
+# ------------------------------------------------------------------------------------------------
+
+def pytest_addoption(parser):
+    group = parser.getgroup("resnets judge", "judge student notebooks against the course release")
+    group.addoption("--judge-report", default=None, help="write each judged cell's verdict to this JSON file")
+    group.addoption("--judge-cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds one cell may run")
+    group.addoption("--judge-release", default=None,
+                    help="a folder of judge files to use instead of the notebook's own release")
+
+
+def _judged(file_path: Path):
+    """(notebook, release judge file) if pytest should judge this file, else None."""
+    if file_path.suffix != ".ipynb" or ".ipynb_checkpoints" in file_path.parts:
+        return None
+    try:
+        nb = nbformat.read(file_path, as_version=4)
+    except Exception:
+        return None
+    return nb if is_student_notebook(nb) else None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_collect_file(file_path, parent):
+    collected = yield
+    if _judged(Path(file_path)) is None:
+        return collected
+    # nbval would compare the student's file with its own stored outputs: the judge replaces it.
+    kept = [c for c in collected if type(c).__module__.split(".")[0] != "nbval"]
+    return kept + [JudgedNotebook.from_parent(parent, path=Path(file_path))]
+
+
+class JudgedNotebook(pytest.File):
+    def collect(self):
+        self.report = NotebookReport(str(self.path), None, None)
+        self.config.stash.setdefault(_REPORTS, []).append(self.report)
+        self.judge = None
+        nb = _judged(self.path)
+        try:
+            release_id = release_id_of(nb)
+            names = [p.stem for p in (RELEASES / release_id).glob("*.json")] or [self.path.stem]
+            folder = self.config.getoption("--judge-release")
+            if folder:
+                names = [p.stem for p in Path(folder).glob("*.json")]
+            name = course_notebook_name(self.path, names)
+            if name is None:
+                raise JudgeError(f"{self.path.name} is not named after a course notebook "
+                                 f"({', '.join(sorted(names))}): keep the course's file names.")
+            release = load_release(release_id, name, Path(folder) if folder else None)
+        except JudgeError as e:
+            self.report.problem = str(e)
+            yield JudgeProblem.from_parent(self, name="notebook", problem=str(e))
+            return
+        self.report.notebook, self.report.release = name, release_id
+        self.judge = Judge(nb, release, self.path.parent, quick_from_environment(),
+                           self.config.getoption("--judge-cell-timeout"))
+        self.report.notes, self.report.missing = self.judge.notes, self.judge.missing
+        for k, step in enumerate(self.judge.steps):
+            cell = step.cell
+            label = f"Cell {cell['index']}" + (f" [{cell['role']} {cell['exercise']}]" if cell.get("exercise") else "")
+            yield JudgedCell.from_parent(self, name=label, k=k)
+
+    def setup(self):
+        if self.judge is not None:
+            self.judge.start()
+
+    def teardown(self):
+        if self.judge is not None:
+            self.report.verdicts = [asdict(v) for v in self.judge.verdicts]
+            self.judge.stop()
+
+
+class JudgedCell(pytest.Item):
+    def __init__(self, *, k: int, **kwargs):
+        super().__init__(**kwargs)
+        self.k = k
+
+    def runtest(self):
+        verdict = self.parent.judge.run(self.k)
+        if not verdict.passed:
+            raise JudgedCellFailed(verdict)
+
+    def repr_failure(self, excinfo, style=None):
+        if isinstance(excinfo.value, JudgedCellFailed):
+            verdict = excinfo.value.verdict
+            lines = [verdict.message]
+            if verdict.tampered:
+                lines.append(f"(tampered: {verdict.tampered})")
+            if verdict.printed.strip():
+                lines.append("Your code printed (not compared):\n" + verdict.printed.rstrip())
+            return "\n".join(lines)
+        return super().repr_failure(excinfo, style)
+
+    def reportinfo(self):
+        return self.path, None, f"{self.path.name}::{self.name}"
+
+
+class JudgedCellFailed(Exception):
+    def __init__(self, verdict: Verdict):
+        super().__init__(verdict.message)
+        self.verdict = verdict
+
+
+class JudgeProblem(pytest.Item):
+    def __init__(self, *, problem: str, **kwargs):
+        super().__init__(**kwargs)
+        self.problem = problem
+
+    def runtest(self):
+        raise JudgeError(self.problem)
+
+    def repr_failure(self, excinfo, style=None):
+        return f"{self.path.name} cannot be judged: {self.problem}"
+
+
+_REPORTS = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter):
+    for report in terminalreporter.config.stash.get(_REPORTS, []):
+        for note in report.notes:
+            terminalreporter.write_line(f"{Path(report.path).name}: {note}")
+
+
+def pytest_sessionfinish(session):
+    target = session.config.getoption("--judge-report", None)
+    if target:
+        reports = [asdict(r) for r in session.config.stash.get(_REPORTS, [])]
+        Path(target).write_text(json.dumps(reports, indent=1))

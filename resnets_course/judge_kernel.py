@@ -1,0 +1,223 @@
+"""The judge's side inside the notebook's kernel: run the student's graded cells, keep their prints
+out of the compared outputs, and keep the course's checks as released.
+
+The judge (``resnets_course.judge``) calls these functions from hidden executions between the cells it
+runs. Student code shares the kernel with the checks, so nothing here is a sandbox: it undoes and
+reports what a graded cell changes in the course's modules, in NumPy, in the builtins, in the names the
+release's cells imported, in the output streams and in IPython's input machinery, and it restores the
+quick-mode setting that the judge read outside the kernel.
+"""
+from __future__ import annotations
+
+import json
+import linecache
+import os
+import sys
+import types
+
+#: Code compiled from a student's cell carries this file name; import_exercise's code carries the
+#: notebook's path. A write to stdout or stderr with such a frame on the stack is the student's.
+STUDENT_FILE = "<your code: {}>"
+MARKER = "@@judge@@ "
+QUICK_ENV = "RESNETS_QUICK"
+COURSE_PACKAGES = ("resnets_utils", "resnets_course", "block_checks", "resnet_checks", "family_checks",
+                   "resnet_family", "residual_numpy", "fused_batchnorm")
+WATCHED_MODULES = ("builtins", "numpy", "numpy.testing", "math")
+#: The builtins the checks rely on (the kernel itself swaps others, such as input, on every request).
+WATCHED_BUILTINS = ("print", "isinstance", "issubclass", "len", "abs", "round", "float", "int", "str", "repr",
+                    "format", "any", "all", "min", "max", "sum", "zip", "range", "type", "getattr", "hasattr",
+                    "callable", "sorted", "Exception", "AssertionError", "ValueError", "TypeError", "__import__")
+
+
+def _is_course(name: str | None) -> bool:
+    return bool(name) and name.split(".")[0] in COURSE_PACKAGES
+
+
+def _from_student() -> bool:
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith("<your code") or name.endswith(".ipynb"):
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _Diverted:
+    """A stream that sends the student's writes to a buffer and everything else on to the notebook."""
+
+    def __init__(self, stream, buffer: list):
+        self._stream, self._buffer = stream, buffer
+
+    def write(self, text):
+        if _from_student():
+            self._buffer.append(str(text))
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class _Guard:
+    def __init__(self, quick: bool, modules: list[str]):
+        from IPython import get_ipython
+
+        self.shell = get_ipython()
+        self.quick = quick
+        self.printed: list[str] = []
+        self.protected: dict[str, object] = {}
+        self.snapshots: dict[str, dict] = {}
+        self.functions: dict[int, tuple] = {}
+        self.classes: dict[int, tuple] = {}
+        self._set_quick()
+        for name in list(modules) + list(WATCHED_MODULES):
+            try:
+                __import__(name)
+            except Exception:   # a module the release imports but this kernel lacks: the release cell says so
+                continue
+        self.snapshot_new_modules()
+        self.streams = (_Diverted(sys.stdout, self.printed), _Diverted(sys.stderr, self.printed))
+        sys.stdout, sys.stderr = self.streams
+        shell = self.shell
+        self.shell_lists = {
+            "input transformers": (shell.input_transformers_cleanup, list(shell.input_transformers_cleanup)),
+            "input transformers (post)": (shell.input_transformers_post, list(shell.input_transformers_post)),
+            "AST transformers": (shell.ast_transformers, list(shell.ast_transformers)),
+        }
+        self.events = {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()}
+
+    # -- snapshots ---------------------------------------------------------------------------------
+    def _watched(self, name: str) -> bool:
+        return (_is_course(name) and name != __name__) or name in WATCHED_MODULES
+
+    def snapshot_new_modules(self) -> None:
+        for name, module in list(sys.modules.items()):
+            if name in self.snapshots or not isinstance(module, types.ModuleType) or not self._watched(name):
+                continue
+            contents = dict(vars(module))
+            if name == "builtins":
+                contents = {key: contents[key] for key in WATCHED_BUILTINS}
+            self.snapshots[name] = contents
+            if not _is_course(name):
+                continue
+            for value in contents.values():
+                if isinstance(value, types.FunctionType) and _is_course(value.__module__):
+                    self.functions[id(value)] = (value, value.__code__, value.__defaults__, value.__kwdefaults__)
+                elif isinstance(value, type) and _is_course(value.__module__):
+                    self.classes[id(value)] = (value, dict(vars(value)))
+
+    def protect_namespace(self) -> None:
+        """Remember the names the release's cells bound to the course's functions, classes and modules."""
+        for name, value in self.shell.user_ns.items():
+            if name.startswith("_"):
+                continue
+            # Functions and modules only: a student may rebind a class (Keras's own BatchNormalization).
+            owner = value.__name__ if isinstance(value, types.ModuleType) else getattr(value, "__module__", None)
+            if isinstance(value, (types.FunctionType, types.ModuleType)) and _is_course(owner):
+                self.protected[name] = value
+
+    # -- restoring ---------------------------------------------------------------------------------
+    def _set_quick(self) -> list[str]:
+        wanted = "1" if self.quick else None
+        if os.environ.get(QUICK_ENV) == wanted:
+            return []
+        if wanted is None:
+            os.environ.pop(QUICK_ENV, None)
+        else:
+            os.environ[QUICK_ENV] = wanted
+        return []   # quick mode is the judge's to set: a change is undone without consequence
+
+    def restore(self) -> list[str]:
+        """Undo what student code changed; return what was changed, in words."""
+        changed = []
+        for name, contents in self.snapshots.items():
+            module = sys.modules.get(name)
+            if module is None:
+                continue
+            namespace = vars(module)
+            for key, value in contents.items():
+                if namespace.get(key, _MISSING) is not value:
+                    namespace[key] = value
+                    changed.append(f"{name}.{key}")
+            if _is_course(name):   # a new submodule is an import, not a change
+                for key in [k for k, v in namespace.items() if k not in contents and not isinstance(v, types.ModuleType)]:
+                    del namespace[key]
+                    changed.append(f"{name}.{key}")
+        for function, code, defaults, kwdefaults in self.functions.values():
+            if (function.__code__, function.__defaults__, function.__kwdefaults__) != (code, defaults, kwdefaults):
+                function.__code__, function.__defaults__, function.__kwdefaults__ = code, defaults, kwdefaults
+                changed.append(f"{function.__module__}.{function.__qualname__}")
+        for cls, contents in self.classes.values():
+            for key, value in contents.items():
+                if cls.__dict__.get(key, _MISSING) is not value:
+                    try:
+                        setattr(cls, key, value)
+                    except (AttributeError, TypeError):
+                        continue
+                    changed.append(f"{cls.__module__}.{cls.__qualname__}.{key}")
+        namespace = self.shell.user_ns
+        for name, value in self.protected.items():
+            if namespace.get(name, _MISSING) is not value:
+                namespace[name] = value
+                changed.append(name)
+        if "print" in namespace:
+            del namespace["print"]
+            changed.append("print")
+        if (sys.stdout, sys.stderr) != self.streams:
+            sys.stdout, sys.stderr = self.streams
+            changed.append("sys.stdout")
+            # The kernel tells sys.stdout which request it answers; it told the replacement, not ours.
+            parent = self.shell.kernel.get_parent()
+            for stream in self.streams:
+                stream._stream.set_parent(parent)
+        for label, (live, saved) in self.shell_lists.items():
+            if live != saved:
+                live[:] = saved
+                changed.append(f"IPython's {label}")
+        for event, saved in self.events.items():
+            if self.shell.events.callbacks.get(event) != saved:
+                self.shell.events.callbacks[event] = list(saved)
+                changed.append(f"IPython's {event} callbacks")
+        self._set_quick()
+        return changed
+
+
+_MISSING = object()
+_guard: _Guard | None = None
+
+
+def _report(**fields) -> None:
+    sys.__stdout__.flush()
+    _guard.streams[0]._stream.write(MARKER + json.dumps(fields) + "\n")
+    _guard.streams[0]._stream.flush()
+
+
+def install(quick: bool, modules: list[str]) -> None:
+    """Start guarding: called once, before any cell of the notebook runs."""
+    global _guard
+    _guard = _Guard(quick, modules)
+    _report(installed=True)
+
+
+def before_release_cell() -> None:
+    changed = _guard.restore()
+    printed, _guard.printed[:] = "".join(_guard.printed), []
+    _report(changed=changed, printed=printed)
+
+
+def after_release_cell() -> None:
+    """After a release cell: what student code called by it changed, and what it printed."""
+    changed = _guard.restore()
+    _guard.snapshot_new_modules()
+    _guard.protect_namespace()
+    printed, _guard.printed[:] = "".join(_guard.printed), []
+    _report(changed=changed, printed=printed)
+
+
+def run_student_cell(source: str, label: str) -> None:
+    """Run a student's cell in the notebook's namespace, compiled under a file name that marks it as theirs."""
+    filename = STUDENT_FILE.format(label)
+    code = _guard.shell.transform_cell(source)
+    linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+    exec(compile(code, filename, "exec"), _guard.shell.user_ns)
