@@ -151,9 +151,9 @@ def test_an_empty_folder_is_reported(tmp_path, capsys):
 
 
 def test_a_submission_from_before_release_ids_is_judged_by_that_release(tmp_path):
-    """A student notebook released before ids existed (stored outputs and all, from commit 325766e; kept as
-    .json so that pytest does not collect it) is
-    judged by the release archived for it: correct code passes, blank code fails with the check's hint."""
+    """A student notebook released before ids existed (stored outputs and all, from commit 325766e; kept as .json
+    so that pytest does not collect it) is judged by the release archived for it: correct code passes, blank
+    code fails with the check's hint."""
     old = S.read(S.NOTEBOOKS.parent / "tests" / "fixtures" / "02_identity_block-before-release-ids.json")
     assert "release" not in old.metadata["course"] and any(c.outputs for c in old.cells if c.cell_type == "code")
     S.write(S.fill(old, "02_identity_block"), tmp_path / "subs" / "old_correct" / "02_identity_block.ipynb")

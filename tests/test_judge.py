@@ -126,3 +126,28 @@ def test_a_notebook_from_an_unknown_release_is_refused_clearly(tmp_path):
     results, log = judged_cells([path], tmp_path)
     assert results == {} or all(r["report"]["problem"] for r in results.values())
     assert "release 0123456789ab" in log and "cannot be judged" in log
+
+
+def test_readmes_student_command_judges_a_saved_notebook(tmp_path):
+    """`python3 -m pytest notebooks/student/02_identity_block.ipynb`, run from the course folder with the course's
+    own pytest settings (which turn nbval on for the solutions): a blank notebook fails at its checks with the
+    hint, a correct one with stale error outputs and prints passes."""
+    import subprocess
+    import sys
+
+    from tests import submissions as S
+    from tests.notebook_tools import REPO
+
+    name = "02_identity_block"
+    correct = S.stale_errors(S.append_to_graded(S.fill(S.student(name), name), "print('my debugging', X.shape)",
+                                                top=False, inside=True))
+    for label, nb in {"blank": S.student(name), "correct": correct}.items():
+        S.write(nb, tmp_path / label / f"{name}.ipynb")
+    for label, passes in (("blank", False), ("correct", True)):
+        proc = subprocess.run([sys.executable, "-m", "pytest", "-c", "pyproject.toml", "--rootdir", str(REPO),
+                               str(tmp_path / label / f"{name}.ipynb")], cwd=REPO, capture_output=True, text=True,
+                              timeout=600)
+        log = proc.stdout + proc.stderr
+        assert (proc.returncode == 0) is passes, log[-3000:]
+        # five cells, judged once each (nbval, on for the solutions, does not judge them too)
+        assert "5 passed" in log if passes else ("2 failed, 3 passed" in log and "returned None" in log), log[-3000:]
