@@ -10,7 +10,7 @@ import pytest
 from resnets_course import judge
 from resnets_utils import QUICK_ENV
 from tools import release
-from tests.notebook_tools import STUDENTS, code_cells, failing_cells, judged_cells, read, tagged
+from tests.notebook_tools import NOTEBOOKS, STUDENTS, code_cells, failing_cells, judged_cells, read, tagged
 
 SOLUTIONS = release.solution_notebooks()
 
@@ -106,12 +106,12 @@ def fill(student, solution):
 
 
 def test_solutions_pass_in_quick_mode(tmp_path):
-    """nbval passes every solution notebook in quick mode (RESNETS_QUICK=1: one epoch on 64 images), as
-    README's quick run by hand does; the suite's main nbval run trains the solution in full."""
-    runs = []
+    """nbval passes the solution of notebook 04, the one notebook that reads quick mode, in quick mode
+    (RESNETS_QUICK=1: one epoch on 64 images), as README's quick run by hand does; the suite's main nbval
+    run trains it in full. Notebook 04 imports the blocks of 02 and 03, so the solutions lie beside it."""
     for path in SOLUTIONS:
         shutil.copy(path, tmp_path / path.name)
-        runs.append(tmp_path / path.name)
+    runs = [tmp_path / "04_resnet50.ipynb"]
     results, log = failing_cells(runs, tmp_path, env={QUICK_ENV: "1"})
     for path in runs:
         assert results[path.name]["ran"] == len(code_cells(read(path))), f"{path.name} was not run fully:\n{log[-2000:]}"
@@ -163,3 +163,23 @@ def test_cells_that_use_an_exercise_say_which(path):
         c.metadata.get("exercise") for _, c in tagged(nb, "check")}
     for _, cell in tagged(nb, "depends"):
         assert cell.metadata.get("exercise") in exercises, cell.source[:80]
+
+
+def test_upgrade_moves_a_students_work_into_the_current_release(tmp_path):
+    """A notebook from the release before ids, with the student's work and stored outputs, becomes the current
+    release's notebook with the same graded code; the old file is kept."""
+    old = read(NOTEBOOKS.parent / "tests" / "fixtures" / "02_identity_block-before-release-ids.json")
+    [(_, sol)] = tagged(read(NOTEBOOKS / "02_identity_block.ipynb"), "graded")
+    [(_, mine)] = tagged(old, "graded")
+    mine.source = release.fill_graded(mine.source, sol.source) + "\n# my own note"
+    path = tmp_path / "02_identity_block.ipynb"
+    nbformat.write(old, path)
+    assert release.main(["--upgrade", str(path)]) == 0
+    new, current = read(path), read(STUDENTS / "02_identity_block.ipynb")
+    assert new.metadata["course"]["release"] == current.metadata["course"]["release"]
+    assert [c.source for c in code_cells(new) if "graded" in c.metadata.get("tags", [])] == [mine.source]
+    assert [c.source for c in code_cells(new) if "graded" not in c.metadata.get("tags", [])] == [
+        c.source for c in code_cells(current) if "graded" not in c.metadata.get("tags", [])]
+    assert all(not c.outputs for c in code_cells(new))
+    assert read(tmp_path / "02_identity_block.before-upgrade.ipynb") == old
+    assert release.main(["--upgrade", str(tmp_path / "nothing.ipynb")]) == 1

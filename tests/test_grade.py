@@ -5,20 +5,20 @@ submission of every graded notebook for each kind of student:
 
 | student  | what the submission is                                                     | grade          |
 |----------|-----------------------------------------------------------------------------|----------------|
-| blank    | untouched, with the solution's outputs pasted into the check cells         | FAIL           |
-| printer  | check cells replaced by prints of the expected text (no code written)      | FAIL, tampered |
+| printer  | check cells replaced by prints of the expected text, and the solution's    | FAIL, tampered |
+|          | outputs pasted into them (no code written)                                 |                |
 | replacer | correct code, and graded cells that replace every check function           | FAIL, tampered |
 | full     | correct code, stale error outputs, prints inside the functions and at top  | PASS           |
 |          | level, an extra cell of their own, quick mode set in a graded cell, and    |                |
 |          | one check cell deleted                                                     |                |
-| partial  | correct code in 01 and 02 only                                             | 35 of 100      |
+| partial  | correct code in 01 and 02 only; 03-05 untouched, with the solution's       | 35 of 100      |
+|          | outputs pasted into their check cells                                      |                |
 """
 import csv
 
 import pytest
 
 from resnets_course import judge
-from resnets_utils import QUICK_ENV
 from tests import submissions as S
 from tools import grade, release
 
@@ -38,32 +38,25 @@ def full(name):
 
 
 CLASS = {
-    "blank": lambda name: S.with_expected_outputs(S.student(name), name),
     "printer": lambda name: S.with_expected_outputs(S.prints_instead_of_checks(S.student(name), name), name),
     "replacer": lambda name: S.replacing_checks(S.fill(S.student(name), name)),
     "full": full,
-    "partial": lambda name: S.fill(S.student(name), name) if name[:2] in ("01", "02") else S.student(name),
+    "partial": lambda name: (S.fill(S.student(name), name) if name[:2] in ("01", "02")
+                             else S.with_expected_outputs(S.student(name), name)),
 }
 
 
 @pytest.fixture(scope="module")
-def graded_class(tmp_path_factory, monkeypatch_module):
+def graded_class(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("class")
     for student, make in CLASS.items():
         for name in NAMES:
             S.write(make(name), tmp / "submissions" / student / f"{name}.ipynb")
-    monkeypatch_module.setenv(QUICK_ENV, "1")
-    assert grade.main([str(tmp / "submissions"), "--out", str(tmp / "out"), "--cell-timeout", "300"]) == 0
+    assert grade.main([str(tmp / "submissions"), "--out", str(tmp / "out"), "--cell-timeout", "300", "--jobs", "2",
+                       "--quick"]) == 0
     rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
     book = {r["student"]: r for r in csv.DictReader(open(tmp / "out" / "gradebook.csv"))}
     return rows, book, (tmp / "out" / "summary.md").read_text()
-
-
-@pytest.fixture(scope="module")
-def monkeypatch_module():
-    patch = pytest.MonkeyPatch()
-    yield patch
-    patch.undo()
 
 
 def rows_of(rows, student):
@@ -80,7 +73,10 @@ def test_every_student_gets_a_row_per_exercise_of_every_notebook(graded_class):
 
 def test_blank_work_fails_whatever_its_file_stored(graded_class):
     rows, _, _ = graded_class
-    for r in rows_of(rows, "blank"):
+    blank = [r for r in rows_of(rows, "partial") if r["notebook"][:2] in ("03", "04", "05") and int(r["max_points"])]
+    assert {r["exercise"] for r in blank} == set(GRADED) - {"residual_block_forward", "residual_block_backward",
+                                                            "identity_block"}
+    for r in blank:
         assert r["status"] == "fail" and r["tampered"] == "", r
         assert "None" in r["detail"] or "finish" in r["detail"], r   # the check's hint, not a diff of outputs
 
@@ -103,6 +99,7 @@ def test_correct_code_passes_with_stale_outputs_prints_extra_cells_and_a_deleted
     rows, _, _ = graded_class
     for r in rows_of(rows, "full"):
         assert r["status"] == "pass", r
+        assert (grade.QUICK_NOTE in r["detail"]) == (r["notebook"] == "04_resnet50"), r   # says what it skipped
     assert any("deleted" in r["tampered"] for r in rows_of(rows, "full"))   # graded from the release, and flagged
 
 
@@ -113,7 +110,7 @@ def test_the_gradebook_holds_each_students_points_and_total(graded_class):
     assert int(book["full"][total]) == sum(GRADED.values()) == 100
     assert int(book["partial"][total]) == GRADED["residual_block_forward"] + GRADED["residual_block_backward"] + GRADED["identity_block"] == 35
     assert int(book["partial"][f"identity_block ({GRADED['identity_block']})"]) == GRADED["identity_block"]
-    for student in ("blank", "printer", "replacer"):
+    for student in ("printer", "replacer"):
         assert int(book[student][total]) == 0, book[student]
     assert "\x1b" not in summary and "| full | 100 of 100 |" in summary
 
@@ -135,7 +132,7 @@ def test_timeouts_errors_and_broken_files_are_reported(tmp_path):
     nb.metadata["course"]["release"] = "0000deadbeef"
     S.write(nb, subs / "fay" / "02_identity_block.ipynb")
 
-    assert grade.main([str(subs), "--out", str(tmp_path / "out"), "--cell-timeout", "20", "--timeout", "300"]) == 0
+    assert grade.main([str(subs), "--out", str(tmp_path / "out"), "--cell-timeout", "10", "--timeout", "300"]) == 0
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
     assert set(rows) == {"bob", "cy", "dee", "eve", "fay"}
     assert rows["bob"]["status"] == "timeout"
@@ -163,3 +160,27 @@ def test_a_submission_from_before_release_ids_is_judged_by_that_release(tmp_path
     unstamped = judge.release_index()["unstamped"]
     assert rows["old_correct"]["status"] == "pass" and rows["old_correct"]["release"] == unstamped
     assert rows["old_blank"]["status"] == "fail" and "None" in rows["old_blank"]["detail"]
+
+
+def test_grading_side_by_side_gives_the_serial_results(tmp_path):
+    """--jobs 2 runs two submissions at once, each on its share of the cores: same rows, same order, same gradebook."""
+    name = "01_residual_equations"
+    class_ = {"ann": S.fill(S.student(name), name), "ben": S.student(name),
+              "cat": S.prints_instead_of_checks(S.student(name), name)}
+    for student, nb in class_.items():
+        S.write(nb, tmp_path / "subs" / student / f"{name}.ipynb")
+        S.write(S.fill(S.student("02_identity_block"), "02_identity_block"),
+                tmp_path / "subs" / student / "02_identity_block.ipynb")
+    outputs = {}
+    for jobs in ("1", "2"):
+        assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / jobs), "--jobs", jobs]) == 0
+        outputs[jobs] = [(tmp_path / jobs / f).read_text() for f in ("results.csv", "gradebook.csv")]
+    assert outputs["1"] == outputs["2"]
+    assert "ann,10,10,15" in outputs["1"][1] and "ben,0,0,15" in outputs["1"][1]
+
+
+def test_a_share_of_the_machine():
+    assert grade.Share(1, 2).environment() == {} and grade.Share(1, 2).slowdown == 1
+    two = grade.Share(2, 2)
+    assert two.threads == 1 and two.slowdown == 2 and two.environment()["TF_NUM_INTRAOP_THREADS"] == "1"
+    assert grade.Share(3, 2).slowdown == 3 and grade.Share(2, 8).threads == 4 and grade.Share(2, 8).slowdown == 2

@@ -1,6 +1,6 @@
 """Grade a folder of submitted student notebooks against the release they came from.
 
-    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 300] [--timeout 1200]
+    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 300] [--timeout 1200] [--jobs N] [--quick]
 
 A submission is any ``*.ipynb`` under SUBMISSIONS/ whose name contains a course notebook's name,
 e.g. ``alice/02_identity_block.ipynb`` or ``bob-03_convolutional_block.ipynb``; the student is the
@@ -8,6 +8,10 @@ sub-folder's name, or else what precedes the course notebook's name. Each submis
 ``resnets_course.judge`` (the same judge as README's student check) in its own pytest process, so
 its own kernel, with a per-cell and an overall timeout: an infinite loop or a crash in one cannot
 stop the others. Only the graded cells come from the submission; every other cell runs as released.
+With ``--jobs N``, N submissions run side by side, each with its share of the cores (TensorFlow's
+threads) and timeouts stretched by as much as that share is slower; results come in the same order.
+With ``--quick`` (or ``RESNETS_QUICK=1`` in the environment), notebook 04 trains for one epoch on 64
+images: its ResNet50 check is graded, its accuracy is not, and its rows say so.
 
 Writes RESULTS/results.csv (one row per student and exercise), RESULTS/gradebook.csv (one row per
 student, the points of each exercise and the total: the shape a learning-management system
@@ -18,14 +22,17 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from resnets_course.judge import JudgeError, course_notebook_name, load_release, read_notebook, release_id_of
+from resnets_course.judge import (QUICK_ENV, JudgeError, course_notebook_name, load_release, read_notebook,
+                                  release_id_of)
 
 REPO = Path(__file__).resolve().parent.parent
 STATUSES = ("pass", "fail", "missing", "error", "timeout")
@@ -82,7 +89,30 @@ def find_submissions(folder: Path, names):
         yield student, course, path
 
 
-def judge_submission(path: Path, course: str, cell_timeout: int, timeout: int, siblings: dict | None = None):
+@dataclass
+class Share:
+    """What one of ``jobs`` side-by-side submissions gets of this machine."""
+    jobs: int = 1
+    cores: int = os.cpu_count() or 1
+
+    @property
+    def threads(self) -> int:
+        return max(1, self.cores // self.jobs)
+
+    @property
+    def slowdown(self) -> float:
+        """How much longer a submission may take than alone on the whole machine."""
+        return self.cores / min(self.threads, self.cores / self.jobs)
+
+    def environment(self) -> dict:
+        if self.jobs == 1:
+            return {}   # alone: TensorFlow's own defaults, as a student's run has them
+        threads = str(self.threads)
+        return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+
+
+def judge_submission(path: Path, course: str, cell_timeout: int, timeout: int, siblings: dict | None = None,
+                     env: dict | None = None):
     """The judge's report for one notebook, run in a fresh process: (report, None) or (None, problem).
 
     The notebook runs under its course name beside the same student's other submissions
@@ -100,7 +130,8 @@ def judge_submission(path: Path, course: str, cell_timeout: int, timeout: int, s
                "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
                f"--judge-cell-timeout={cell_timeout}", str(copy)]
         try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout)
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, **(env or {})})
         except subprocess.TimeoutExpired:
             return None, f"did not finish within {timeout} s"
         if not report.exists():
@@ -123,7 +154,12 @@ def _status(verdicts: list[dict]) -> tuple[str, str]:
     return "fail", first["message"]
 
 
-def grade_one(student: str, course: str, path: Path, cell_timeout: int, timeout: int, siblings=None) -> list[Row]:
+QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not checked)"
+
+
+def grade_one(student: str, course: str, path: Path, cell_timeout: int, timeout: int, siblings=None,
+              share: Share = Share(), quick: bool = False) -> list[Row]:
+    cell_timeout, timeout = round(cell_timeout * share.slowdown), round(timeout * share.slowdown)
     latest = load_release(current_release()[0], course)
     try:
         nb = read_notebook(path)
@@ -131,7 +167,9 @@ def grade_one(student: str, course: str, path: Path, cell_timeout: int, timeout:
         release = load_release(rid, course)
     except JudgeError as e:
         return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
-    report, problem = judge_submission(path, course, cell_timeout, timeout, siblings)
+    reads_quick_mode = any("quick_run()" in c["source"] for c in release["cells"])
+    env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
+    report, problem = judge_submission(path, course, cell_timeout, timeout, siblings, env)
     rows = []
     for exercise, points in exercises(release).items():
         row = Row(student, course, exercise, "error", "", max_points=points, release=rid)
@@ -147,6 +185,8 @@ def grade_one(student: str, course: str, path: Path, cell_timeout: int, timeout:
             row.tampered = "; ".join(sorted({v["tampered"] for v in verdicts if v["tampered"]}))
             row.review = "; ".join(sorted({v["tampered"] for v in graded if v["tampered"]}))
         row.detail = ANSI.sub("", row.detail).strip()
+        if quick and reads_quick_mode:
+            row.detail = " ".join(filter(None, [row.detail, QUICK_NOTE]))
         row.points = points if row.status == "pass" else 0
         rows.append(row)
     return rows
@@ -190,17 +230,28 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, gradebook.csv and summary.md")
     parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
     parser.add_argument("--timeout", type=int, default=1200, help="seconds one submission may run in all")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions judged side by side (default 1)")
+    parser.add_argument("--quick", action="store_true", default=os.environ.get(QUICK_ENV) == "1",
+                        help="notebook 04: grade the ResNet50 check with a one-epoch training run, not the accuracy")
     args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
     if not args.submissions.is_dir():
         print(f"{args.submissions} is not a folder of submissions")
         return 2
     _, latest = current_release()
     found = list(find_submissions(args.submissions, latest))
-    rows = []
-    for student, course, path in found:
-        print(f"checking {student}: {path.name} ...", flush=True)
+    share = Share(min(args.jobs, max(1, len(found))))
+
+    def one(submission):
+        student, course, path = submission
         siblings = {c: p for s, c, p in found if s == student and c != course}
-        rows += grade_one(student, course, path, args.cell_timeout, args.timeout, siblings)
+        result = grade_one(student, course, path, args.cell_timeout, args.timeout, siblings, share, args.quick)
+        print(f"checked {student}: {path.name}", flush=True)
+        return result
+
+    with ThreadPoolExecutor(share.jobs) as pool:   # each submission runs in a process of its own
+        rows = [row for rows_of_one in pool.map(one, found) for row in rows_of_one]
     if not rows:
         print("no submissions found: file names must contain a course notebook's name, e.g. 02_identity_block")
         return 2

@@ -3,6 +3,7 @@
     python -m tools.release                       # notebooks/student/*.ipynb and the release's judge files
     python -m tools.release --check               # exit 1 if the committed release is out of date
     python -m tools.release --student-bundle OUT/ # what an instructor publishes to students
+    python -m tools.release --upgrade OLD.ipynb   # a student's work moved into the current release
 
 In cells tagged `graded`, the code between `### START CODE HERE ###` and `### END CODE HERE ###`
 becomes placeholders: comments stay (they guide), each run of code lines becomes one `None`
@@ -343,12 +344,54 @@ def student_bundle(out: Path) -> str:
     return rid
 
 
+def upgrade(old_path: Path, new_path: Path | None = None) -> Path:
+    """Move a student's graded cells from a notebook of any release into the current release's notebook.
+
+    Everything else comes from the current release; the old file is kept beside the new one as
+    ``<name>.before-upgrade.ipynb`` when the upgrade replaces it.
+    """
+    from resnets_course.judge import JudgeError, _find_graded, course_notebook_name, read_notebook
+
+    old_path = Path(old_path)
+    try:
+        old = read_notebook(old_path)
+    except JudgeError as e:
+        raise ReleaseError(f"{old_path}: {e}") from None
+    names = [p.stem for p in solution_notebooks()]
+    name = course_notebook_name(old_path, names)
+    if name is None:
+        raise ReleaseError(f"{old_path.name} is not named after a course notebook ({', '.join(names)}).")
+    rid, _, students = planned_release()
+    new = nbformat.reads(students[STUDENTS / f"{name}.ipynb"], as_version=4)
+    old_cells = [c for c in old.cells if c.cell_type == "code"]
+    moved = []
+    for cell in new.cells:
+        if "graded" in tags(cell):
+            mine = _find_graded(old_cells, {"id": cell.id, "exercise": cell.metadata.get("exercise")})
+            if mine is not None:
+                cell.source = mine.source
+                moved.append(cell.metadata.get("exercise"))
+    new_path = Path(new_path) if new_path else old_path
+    if new_path.resolve() == old_path.resolve():
+        backup = old_path.with_name(old_path.stem + ".before-upgrade.ipynb")
+        backup.write_bytes(old_path.read_bytes())
+    new_path.write_text(render(new))
+    print(f"{new_path}: release {rid}, your graded cells moved in: {', '.join(moved) or 'none found'}")
+    return new_path
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Generate the student release.")
     parser.add_argument("--check", action="store_true", help="only report what is out of date")
     parser.add_argument("--student-bundle", type=Path, metavar="OUT", help="write the students' course files to OUT/")
+    parser.add_argument("--upgrade", type=Path, metavar="OLD", help="move a student notebook's graded cells into "
+                                                                    "the current release (in place, keeping a copy)")
+    parser.add_argument("--out", type=Path, help="with --upgrade: write the upgraded notebook here instead")
     args = parser.parse_args(argv)
     try:
+        if args.upgrade:
+            upgrade(args.upgrade, args.out)
+            return 0
         if args.student_bundle:
             rid = student_bundle(args.student_bundle)
             print(f"wrote the student bundle of release {rid} to {args.student_bundle}")
