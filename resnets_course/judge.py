@@ -460,9 +460,12 @@ class NotebookReport:
     problem: str = ""             # the notebook could not be judged at all
 
 
-def read_notebook(path: Path):
+def read_notebook(source: Path | bytes):
+    """A notebook from a file, or from a file's bytes; a clear JudgeError if it is none."""
     try:
-        return nbformat.read(path, as_version=4)
+        if isinstance(source, bytes):
+            return nbformat.reads(source.decode("utf-8"), as_version=4)
+        return nbformat.read(source, as_version=4)
     except (json.JSONDecodeError, nbformat.reader.NotJSONError, UnicodeDecodeError) as e:
         raise JudgeError(f"not a valid notebook file (not JSON: {str(e)[:120]})") from None
     except Exception as e:   # JSON that is not a notebook

@@ -18,9 +18,10 @@ import csv
 
 import pytest
 
+from resnets_course import grading as grade
 from resnets_course import judge
 from tests import submissions as S
-from tools import grade, release
+from tools import release
 
 NAMES = [p.stem for p in release.solution_notebooks()]
 GRADED = {}   # exercise -> points, read from the solutions
@@ -184,3 +185,41 @@ def test_a_share_of_the_machine():
     two = grade.Share(2, 2)
     assert two.threads == 1 and two.slowdown == 2 and two.environment()["TF_NUM_INTRAOP_THREADS"] == "1"
     assert grade.Share(3, 2).slowdown == 3 and grade.Share(2, 8).threads == 4 and grade.Share(2, 8).slowdown == 2
+
+
+def test_a_worker_that_dies_loses_no_other_results(tmp_path):
+    """On Dask, a worker process killed while it grades has its submission run again elsewhere: the class's
+    results are those of a serial run."""
+    import os
+    import signal
+    import threading
+    import time
+
+    from dask.distributed import Client, LocalCluster
+
+    name = "01_residual_equations"
+    for k, nb in enumerate([S.fill(S.student(name), name), S.student(name)] * 2):
+        S.write(nb, tmp_path / "subs" / f"s{k}" / f"{name}.ipynb")
+    subs = grade.find_submissions(tmp_path / "subs", [name])
+    serial = grade.grade_all(subs, 300, 1200)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        victim = sorted(client.scheduler_info()["workers"])[0]
+        pid = client.run(os.getpid, workers=[victim])[victim]
+        killed = []
+
+        def kill_when_busy():
+            for _ in range(600):
+                if client.processing(workers=[victim]).get(victim):
+                    os.kill(pid, signal.SIGKILL)   # the worker process crashes mid-submission
+                    killed.append(victim)
+                    return
+                time.sleep(0.1)
+
+        killer = threading.Thread(target=kill_when_busy)
+        killer.start()
+        parallel = grade.grade_all(subs, 300, 1200, client=client)
+        killer.join()
+    assert killed, "the worker was never busy"
+    assert parallel == serial
+    assert [r[0].status for r in serial] == ["pass", "fail", "pass", "fail"]

@@ -1,0 +1,309 @@
+"""Grade a folder of submitted student notebooks against the release they came from.
+
+    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 300] [--timeout 1200] [--jobs N] [--quick]
+
+A submission is any ``*.ipynb`` under SUBMISSIONS/ whose name contains a course notebook's name,
+e.g. ``alice/02_identity_block.ipynb`` or ``bob-03_convolutional_block.ipynb``; the student is the
+sub-folder's name, or else what precedes the course notebook's name. Each submission is judged by
+``resnets_course.judge`` (the same judge as README's student check) in its own pytest process, so
+its own kernel, with a per-cell and an overall timeout: an infinite loop or a crash in one cannot
+stop the others. Only the graded cells come from the submission; every other cell runs as released.
+With ``--jobs N``, N submissions run side by side on an embedded Dask ``LocalCluster`` (N worker
+processes), each with its share of the cores (TensorFlow's threads) and timeouts stretched by as much
+as that share is slower; ``--scheduler tcp://HOST:8786`` sends them to an existing Dask cluster whose
+workers have the course installed. A task carries the notebooks themselves, not paths, and a worker
+that dies has its submission run again elsewhere. Results come in the same order as one by one.
+With ``--quick`` (or ``RESNETS_QUICK=1`` in the environment), notebook 04 trains for one epoch on 64
+images: its ResNet50 check is graded, its accuracy is not, and its rows say so.
+
+Writes RESULTS/results.csv (one row per student and exercise), RESULTS/gradebook.csv (one row per
+student, the points of each exercise and the total: the shape a learning-management system
+imports) and RESULTS/summary.md.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resnets_course.judge import (QUICK_ENV, RELEASES, JudgeError, course_notebook_name, load_release,
+                                  read_notebook, release_id_of, release_index)
+
+STATUSES = ("pass", "fail", "missing", "error", "timeout")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class Row:
+    student: str
+    notebook: str
+    exercise: str
+    status: str      # pass | fail | missing | error | timeout
+    detail: str
+    tampered: str = ""   # what the submission did to the checks: a check cell edited or deleted, checks changed
+    review: str = ""     # graded code that uses names a solution never needs (worth a look, not a verdict)
+    points: int = 0
+    max_points: int = 0
+    release: str = ""
+
+
+def current_release() -> tuple[str, dict[str, dict]]:
+    """The newest release (the last one in releases/index.json): its id and {notebook: judge file}."""
+    rid = list(release_index()["releases"])[-1]
+    return rid, {p.stem: load_release(rid, p.stem) for p in sorted((RELEASES / rid).glob("*.json"))}
+
+
+def exercises(release: dict) -> dict[str, int]:
+    """Exercise -> points in this notebook (0 for exercises it only checks, such as 04's blocks), in order."""
+    found: dict[str, int] = {}
+    for cell in release["cells"]:
+        name = cell.get("exercise")
+        if name and cell["role"] in ("check", "graded"):
+            found[name] = max(found.get(name, 0), cell.get("points", 0))
+    return found
+
+
+@dataclass
+class Submission:
+    """One student's notebook, with the same student's other notebooks (later notebooks import earlier ones).
+
+    It carries the files' bytes, not paths, so that a worker on another machine can grade it."""
+    student: str
+    course: str
+    filename: str
+    data: bytes
+    siblings: dict = field(default_factory=dict)   # course name -> bytes
+
+
+def find_submissions(folder: Path, names) -> list[Submission]:
+    found = []
+    for path in sorted(folder.rglob("*.ipynb")):
+        if ".ipynb_checkpoints" in path.parts:
+            continue
+        course = course_notebook_name(path, names)
+        if course is None:
+            continue
+        if path.parent != folder:
+            student = path.relative_to(folder).parts[0]
+        else:
+            student = path.name.split(course)[0].strip("-_ .") or path.stem
+        found.append((student, course, path))
+    return [Submission(student, course, path.name, path.read_bytes(),
+                       {c: p.read_bytes() for s, c, p in found if s == student and c != course})
+            for student, course, path in found]
+
+
+@dataclass
+class Share:
+    """What one of ``jobs`` side-by-side submissions gets of this machine."""
+    jobs: int = 1
+    cores: int = os.cpu_count() or 1
+
+    @property
+    def threads(self) -> int:
+        return max(1, self.cores // self.jobs)
+
+    @property
+    def slowdown(self) -> float:
+        """How much longer a submission may take than alone on the whole machine."""
+        return self.cores / min(self.threads, self.cores / self.jobs)
+
+    def environment(self) -> dict:
+        if self.jobs == 1:
+            return {}   # alone: TensorFlow's own defaults, as a student's run has them
+        threads = str(self.threads)
+        return {"TF_NUM_INTRAOP_THREADS": threads, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": threads}
+
+
+def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict | None = None):
+    """The judge's report for one notebook, run in a fresh process: (report, None) or (None, problem).
+
+    The notebook runs under its course name beside the same student's other submissions, because
+    later notebooks import earlier ones' graded cells.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for other, data in sub.siblings.items():
+            (tmp / f"{other}.ipynb").write_bytes(data)
+        copy = tmp / f"{sub.course}.ipynb"
+        copy.write_bytes(sub.data)
+        (tmp / "pytest.ini").write_text("[pytest]\n")   # the course's own pytest settings stay out
+        report = tmp / "judge-report.json"
+        cmd = [sys.executable, "-m", "pytest", "-p", "resnets_course.judge", "-p", "no:cacheprovider", "-q",
+               "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
+               f"--judge-cell-timeout={cell_timeout}", str(copy)]
+        try:
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout,
+                                  env={**os.environ, **(env or {})})
+        except subprocess.TimeoutExpired:
+            return None, f"did not finish within {timeout} s"
+        if not report.exists():
+            return None, "the judge could not run this notebook: " + (proc.stdout + proc.stderr).strip()[-300:]
+        reports = json.loads(report.read_text())
+        if not reports:
+            return None, "the judge found nothing to judge in this notebook"
+        return reports[0], None
+
+
+def _status(verdicts: list[dict]) -> tuple[str, str]:
+    failed = [v for v in verdicts if v["status"] not in ("pass", "skipped")]
+    if not failed:
+        return "pass", ""
+    first = failed[0]
+    if first["status"] == "timeout":
+        return "timeout", first["message"]
+    if first["status"] == "error" or first["status"] == "not run":
+        return "error", first["message"] or "not run"
+    return "fail", first["message"]
+
+
+QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not checked)"
+
+
+def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False) -> list[Row]:
+    student, course = sub.student, sub.course
+    cell_timeout, timeout = round(cell_timeout * share.slowdown), round(timeout * share.slowdown)
+    latest = load_release(current_release()[0], course)
+    try:
+        nb = read_notebook(sub.data)
+        rid = release_id_of(nb)
+        release = load_release(rid, course)
+    except JudgeError as e:
+        return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
+    reads_quick_mode = any("quick_run()" in c["source"] for c in release["cells"])
+    env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
+    report, problem = judge_submission(sub, cell_timeout, timeout, env)
+    rows = []
+    for exercise, points in exercises(release).items():
+        row = Row(student, course, exercise, "error", "", max_points=points, release=rid)
+        if problem or report.get("problem"):
+            row.status = "timeout" if problem and "finish" in problem else "error"
+            row.detail = problem or report["problem"]
+        else:
+            verdicts = [v for v in report["verdicts"] if v["exercise"] == exercise and v["role"] == "check"]
+            graded = [v for v in report["verdicts"] if v["exercise"] == exercise and v["role"] == "graded"]
+            row.status, row.detail = _status(verdicts)
+            if exercise in report["missing"]:
+                row.status, row.detail = "missing", report["missing"][exercise]
+            row.tampered = "; ".join(sorted({v["tampered"] for v in verdicts if v["tampered"]}))
+            row.review = "; ".join(sorted({v["tampered"] for v in graded if v["tampered"]}))
+        row.detail = ANSI.sub("", row.detail).strip()
+        if quick and reads_quick_mode:
+            row.detail = " ".join(filter(None, [row.detail, QUICK_NOTE]))
+        row.points = points if row.status == "pass" else 0
+        rows.append(row)
+    return rows
+
+
+COLUMNS = ["student", "notebook", "exercise", "status", "detail", "tampered", "review", "points", "max_points", "release"]
+
+
+def write_results(rows: list[Row], out: Path, graded: dict[str, int]) -> None:
+    """results.csv, gradebook.csv and summary.md; ``graded`` is every graded exercise -> its points."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / "results.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(COLUMNS)
+        for r in rows:
+            writer.writerow([getattr(r, c) for c in COLUMNS])
+    students = list(dict.fromkeys(r.student for r in rows))
+    earned = {(r.student, r.exercise): r.points for r in rows if r.max_points}
+    with open(out / "gradebook.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student"] + [f"{ex} ({pts})" for ex, pts in graded.items()] + [f"total ({sum(graded.values())})"])
+        for s in students:
+            points = [earned.get((s, ex), 0) for ex in graded]
+            writer.writerow([s] + points + [sum(points)])
+    lines = ["# Grading summary", "", "| student | notebook | exercise | result | points | tampered | detail |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        detail = " ".join(r.detail.split()).replace("|", "/")
+        lines.append(f"| {r.student} | {r.notebook} | {r.exercise} | {r.status.upper()} | "
+                     f"{r.points}/{r.max_points} | {r.tampered.replace('|', '/')} | {detail} |")
+    passed = sum(r.status == "pass" for r in rows)
+    lines += ["", f"{passed} of {len(rows)} exercises passed.", "", "| student | points |", "|---|---|"]
+    for s in students:
+        lines.append(f"| {s} | {sum(earned.get((s, ex), 0) for ex in graded)} of {sum(graded.values())} |")
+    (out / "summary.md").write_text(ANSI.sub("", "\n".join(lines)) + "\n")
+
+
+def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int = 1, quick: bool = False,
+              scheduler: str | None = None, client=None) -> list[list[Row]]:
+    """Each submission's rows, in order: one by one here, or side by side on Dask.
+
+    ``client``: a ``dask.distributed.Client`` to use as it is; else ``scheduler``'s cluster, else (jobs > 1)
+    a LocalCluster of ``jobs`` worker processes, one submission at a time each.
+    """
+    if client is None and scheduler is None and jobs <= 1:
+        results = []
+        for sub in subs:
+            results.append(grade_one(sub, cell_timeout, timeout, Share(1), quick))
+            print(f"checked {sub.student}: {sub.filename}", flush=True)
+        return results
+    from dask.distributed import Client, LocalCluster, as_completed
+
+    # On a cluster of other machines each worker runs alone on its own share; here, jobs share this machine.
+    share = Share(1) if scheduler else Share(min(jobs, max(1, len(subs))))
+    cluster = None
+    if client is None:
+        if scheduler:
+            client = Client(scheduler)
+        else:
+            cluster = LocalCluster(n_workers=share.jobs, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+            client = Client(cluster)
+    try:
+        futures = [client.submit(grade_one, sub, cell_timeout, timeout, share, quick, pure=False) for sub in subs]
+        index = {future.key: k for k, future in enumerate(futures)}
+        for future in as_completed(futures):
+            sub = subs[index[future.key]]
+            print(f"checked {sub.student}: {sub.filename}", flush=True)
+        return client.gather(futures)
+    finally:
+        if cluster is not None:
+            client.close()
+            cluster.close()
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="Grade submitted student notebooks against their release.")
+    parser.add_argument("submissions", type=Path)
+    parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, gradebook.csv and summary.md")
+    parser.add_argument("--cell-timeout", type=int, default=300, help="seconds one cell may run")
+    parser.add_argument("--timeout", type=int, default=1200, help="seconds one submission may run in all")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="submissions judged side by side, on a Dask LocalCluster of this many workers (default 1)")
+    parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
+                        help="judge on this existing Dask cluster instead (its workers need the course installed)")
+    parser.add_argument("--quick", action="store_true", default=os.environ.get(QUICK_ENV) == "1",
+                        help="notebook 04: grade the ResNet50 check with a one-epoch training run, not the accuracy")
+    args = parser.parse_args(argv)
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if not args.submissions.is_dir():
+        print(f"{args.submissions} is not a folder of submissions")
+        return 2
+    _, latest = current_release()
+    found = list(find_submissions(args.submissions, latest))
+    rows = [row for rows_of_one in grade_all(found, args.cell_timeout, args.timeout, args.jobs, args.quick,
+                                             args.scheduler) for row in rows_of_one]
+    if not rows:
+        print("no submissions found: file names must contain a course notebook's name, e.g. 02_identity_block")
+        return 2
+    graded = {c["exercise"]: c.get("points", 0) for name in sorted(latest) for c in latest[name]["cells"]
+              if c["role"] == "graded"}
+    out = args.out or args.submissions / "results"
+    write_results(rows, out, graded)
+    print((out / "summary.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
