@@ -156,7 +156,8 @@ def _status(verdicts: list[dict]) -> tuple[str, str]:
     failed = [v for v in verdicts if v["status"] not in ("pass", "skipped")]
     if not failed:
         return "pass", ""
-    first = failed[0]
+    # A check's own hint says more than an error in a cell that only prints (e.g. None * 0.5).
+    first = next((v for v in failed if v["message"].startswith(("CheckFailed", "CourseError"))), failed[0])
     if first["status"] == "timeout":
         return "timeout", first["message"]
     if first["status"] == "error" or first["status"] == "not run":

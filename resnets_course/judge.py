@@ -363,8 +363,11 @@ class Judge:
         return verdict
 
     def _interrupt(self) -> None:
+        """Stop the cell that ran out of time (a KeyboardInterrupt in the kernel), so the next cells can run."""
+        from jupyter_core.utils import run_sync
+
         try:
-            self.client.km.interrupt_kernel()
+            run_sync(self.client.km.interrupt_kernel)()   # the manager is asynchronous
             time.sleep(1)
             self._hidden("before_release_cell()")
         except Exception:

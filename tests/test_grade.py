@@ -178,6 +178,8 @@ def test_grading_side_by_side_gives_the_serial_results(tmp_path):
         outputs[jobs] = [(tmp_path / jobs / f).read_text() for f in ("results.csv", "gradebook.csv")]
     assert outputs["1"] == outputs["2"]
     assert "ann,10,10,15" in outputs["1"][1] and "ben,0,0,15" in outputs["1"][1]
+    ben = [line for line in outputs["1"][0].splitlines() if line.startswith("ben,01_")]
+    assert len(ben) == 2 and all("CheckFailed" in line and "returned None" in line for line in ben), ben   # the hint
 
 
 def test_a_share_of_the_machine():

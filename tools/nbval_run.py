@@ -1,7 +1,7 @@
 """Run nbval on notebooks in a separate pytest process and read back each cell's result.
 
-Used by the grading command (one submission per process) and by the contract tests (many
-notebooks in one process, which saves kernel start-ups).
+Used by the tests that run the solution notebooks (many notebooks in one process, which saves kernel
+start-ups). Student notebooks are judged by resnets_course.judge instead, against their release.
 """
 from __future__ import annotations
 
