@@ -171,12 +171,12 @@ QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not 
 def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False) -> list[Row]:
     student, course = sub.student, sub.course
     cell_timeout, timeout = round(cell_timeout * share.slowdown), round(timeout * share.slowdown)
-    latest = load_release(current_release()[0], course)
     try:
         nb = read_notebook(sub.data)
         rid = release_id_of(nb)
         release = load_release(rid, course)
-    except JudgeError as e:
+    except JudgeError as e:   # rows for the exercises of the newest release, since the file names none
+        latest = load_release(current_release()[0], course)
         return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
     reads_quick_mode = any("quick_run()" in c["source"] for c in release["cells"])
     env = {**share.environment(), QUICK_ENV: "1" if quick else ""}

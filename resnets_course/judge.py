@@ -505,19 +505,24 @@ def _judged(file_path: Path):
 @pytest.hookimpl(wrapper=True)
 def pytest_collect_file(file_path, parent):
     collected = yield
-    if _judged(Path(file_path)) is None:
+    nb = _judged(Path(file_path))
+    if nb is None:
         return collected
     # nbval would compare the student's file with its own stored outputs: the judge replaces it.
     kept = [c for c in collected if type(c).__module__.split(".")[0] != "nbval"]
-    return kept + [JudgedNotebook.from_parent(parent, path=Path(file_path))]
+    node = JudgedNotebook.from_parent(parent, path=Path(file_path))
+    node.nb = nb
+    return kept + [node]
 
 
 class JudgedNotebook(pytest.File):
+    nb = None   # the student's notebook, read once when it was collected
+
     def collect(self):
         self.report = NotebookReport(str(self.path), None, None)
         self.config.stash.setdefault(_REPORTS, []).append(self.report)
         self.judge = None
-        nb = _judged(self.path)
+        nb = self.nb
         try:
             release_id = release_id_of(nb)
             names = [p.stem for p in (RELEASES / release_id).glob("*.json")] or [self.path.stem]
