@@ -2,7 +2,7 @@
 
     python -m bench.train_speed                     # course vs keras.applications, fp32, TF's default graph mode
     python -m bench.train_speed --xla --bf16        # also the course model with XLA, and with bfloat16 mixed precision
-    python -m bench.train_speed --fused-reference   # also keras.applications with the course's fused BatchNorm
+    python -m bench.train_speed --fused-reference   # also keras.applications with the course's fast BatchNorm
 
 Both models train on the 1080 SIGNS images at 64x64, batch 32, Adam, no augmentation (this measures the
 model, not the input pipeline). The first epoch, which traces the training step, is timed apart; then
@@ -10,9 +10,10 @@ the models take turns for --rounds epochs each, so that a slower or busier machi
 and the median epoch gives images/s. Achieved GFLOP/s counts 2 FLOPs per multiply-add and a training
 step as 3 forward passes (forward, and the two products of the backward pass); the FP32 peak assumes
 2 FMA units per core (64 FP32 FLOPs per cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at
-the nominal clock, so the fraction is an estimate. The course's model uses fused_batchnorm's
-BatchNormalization and keras.applications uses Keras's own; --fused-reference adds keras.applications
-with its BatchNorm layers swapped for the course's, to show how much of the difference that layer makes.
+the nominal clock, so the fraction is an estimate. The course's model trains with BatchNormalization on
+TensorFlow's fused kernel, as check_environment() sets it up (resnets_course.keras_internals), and
+keras.applications with Keras's own code; --fused-reference adds keras.applications on the fused kernel,
+to show how much of the difference that layer makes.
 Results go to bench/results/train_speed-<machine>.json.
 """
 from __future__ import annotations
@@ -48,8 +49,6 @@ def build(kind: str, x, y):
     keras.mixed_precision.set_global_policy("mixed_bfloat16" if kind.endswith("bf16") else "float32")
     if kind.startswith("keras"):
         model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
-        if kind.endswith("fused-bn"):
-            model = with_fused_batchnorm(model)
     else:
         model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
     model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy", metrics=["accuracy"],
@@ -59,22 +58,17 @@ def build(kind: str, x, y):
     return model
 
 
-def with_fused_batchnorm(model):
-    """A copy of `model` (fresh weights) whose BatchNormalization layers are the course's fused ones."""
-    import keras
-
-    from fused_batchnorm import BatchNormalization
-
-    def clone(layer):
-        fused = isinstance(layer, keras.layers.BatchNormalization)
-        return (BatchNormalization if fused else type(layer)).from_config(layer.get_config())
-
-    return keras.models.clone_model(model, clone_function=clone)
+def uses_fused_batchnorm(kind: str) -> bool:
+    """Every model but plain keras.applications trains with BatchNorm on TensorFlow's fused kernel."""
+    return kind != "keras.applications"
 
 
-def epoch_seconds(model, batches) -> float:
+def epoch_seconds(model, batches, fused: bool) -> float:
+    from resnets_course.keras_internals import fused_batchnorm
+
     start = time.perf_counter()
-    model.fit(batches, epochs=1, shuffle=False, verbose=0)   # the batches are already in a fixed order
+    with fused_batchnorm(fused):   # the first epoch traces the training step with this setting
+        model.fit(batches, epochs=1, shuffle=False, verbose=0)   # the batches are already in a fixed order
     return time.perf_counter() - start
 
 
@@ -87,7 +81,7 @@ def main(argv=None):
                         help="also keras.applications with the course's fused BatchNormalization")
     args = parser.parse_args(argv)
 
-    from resnet_family import multiply_adds
+    from resnets_utils import multiply_adds
 
     check_environment()
     x, y, *_ = signs_for_training()
@@ -98,12 +92,12 @@ def main(argv=None):
     macs = {k: multiply_adds(m) for k, m in models.items()}
     first = {}
     for k, m in models.items():
-        first[k] = epoch_seconds(m, batches)
+        first[k] = epoch_seconds(m, batches, uses_fused_batchnorm(k))
         print(f"  {k}: first epoch {first[k]:.1f} s", flush=True)
     epochs = {k: [] for k in kinds}
     for r in range(args.rounds):
         for k, m in models.items():
-            epochs[k].append(epoch_seconds(m, batches))
+            epochs[k].append(epoch_seconds(m, batches, uses_fused_batchnorm(k)))
         print(f"  round {r + 1}: " + ", ".join(f"{k} {epochs[k][-1]:.1f} s" for k in kinds), flush=True)
 
     machine = describe_machine()

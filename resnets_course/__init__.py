@@ -1,10 +1,9 @@
-"""The ResNets course's helper package.
+"""The ResNets course's code. Students import from ``resnets_utils`` (the one module the notebooks name),
+which re-exports what the notebooks use from here; README's "Layout" lists the modules.
 
-Students import from ``resnets_utils`` (the one module the notebooks name); the code behind it lives here.
-
-- ``judge``: the pytest plugin that judges a student notebook against the pristine release (README's
-  student check command and ``tools.grade`` both use it).
-- ``judge_kernel``: the part of the judge that runs inside the notebook's kernel (guards the checks,
-  keeps the student's prints out of compared outputs).
-- ``releases/``: every published release's judge files, by release id.
+- For the notebooks: ``environment``, ``errors``, ``data``, ``exercises``, ``training``, ``plots``,
+  ``numpy_blocks``, ``counting``, ``architecture``, ``keras_internals`` and the ``checks`` package.
+- For instructors: ``judge`` (the pytest plugin that judges a student notebook against the pristine
+  release), ``judge_kernel`` (its part inside the notebook's kernel), ``grading`` (``tools.grade``) and
+  ``releases/`` (every published release's judge files, by release id).
 """

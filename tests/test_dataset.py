@@ -92,15 +92,6 @@ def test_raw_pixels_are_not_enough(data):
     assert (pred == y_test.ravel()).mean() < 0.5
 
 
-def test_convert_to_one_hot():
-    y = np.array([[0, 5, 2]])
-    one_hot = ru.convert_to_one_hot(y, 6)
-    assert one_hot.shape == (6, 3)
-    assert one_hot.argmax(0).tolist() == [0, 5, 2] and one_hot.sum() == 3
-    with pytest.raises(ValueError, match="0..5"):
-        ru.convert_to_one_hot(np.array([6]), 6)
-
-
 # ---- clear errors ---------------------------------------------------------------------------
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import csv
 import pytest
 
 from resnets_course import grading as grade
-from resnets_course import judge
+from resnets_course import judge, judge_kernel
 from tests import submissions as S
 from tools import release
 
@@ -149,18 +149,27 @@ def test_an_empty_folder_is_reported(tmp_path, capsys):
 
 
 def test_a_submission_from_before_release_ids_is_judged_by_that_release(tmp_path):
-    """A student notebook released before ids existed (stored outputs and all, from commit 325766e; kept as .json
-    so that pytest does not collect it) is judged by the release archived for it: correct code passes, blank
-    code fails with the check's hint."""
-    old = S.read(S.NOTEBOOKS.parent / "tests" / "fixtures" / "02_identity_block-before-release-ids.json")
-    assert "release" not in old.metadata["course"] and any(c.outputs for c in old.cells if c.cell_type == "code")
-    S.write(S.fill(old, "02_identity_block"), tmp_path / "subs" / "old_correct" / "02_identity_block.ipynb")
-    S.write(old, tmp_path / "subs" / "old_blank" / "02_identity_block.ipynb")
+    """Student notebooks released before ids existed (stored outputs and all, from commit 325766e; kept as .json
+    so that pytest does not collect them) are judged by the release archived for them: correct code passes,
+    blank code fails with the check's hint."""
+    fixtures = S.NOTEBOOKS.parent / "tests" / "fixtures"
+    for name in ("01_residual_equations", "02_identity_block"):
+        old = S.read(fixtures / f"{name}-before-release-ids.json")
+        assert "release" not in old.metadata["course"] and any(c.outputs for c in old.cells if c.cell_type == "code")
+        S.write(S.fill(old, name), tmp_path / "subs" / "old_correct" / f"{name}.ipynb")
+    S.write(old_02 := S.read(fixtures / "02_identity_block-before-release-ids.json"),
+            tmp_path / "subs" / "old_blank" / "02_identity_block.ipynb")
+    # That release's cells import the modules the course had then (residual_numpy, block_checks, fused_batchnorm),
+    # now parts of one package: resnets_utils answers for them (test_every_archived_release_imports_resolve).
+    assert "from fused_batchnorm import" in "".join(c.source for c in old_02.cells)
     assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out")]) == 0
-    rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
+    rows = list(csv.DictReader(open(tmp_path / "out" / "results.csv")))
     unstamped = judge.release_index()["unstamped"]
-    assert rows["old_correct"]["status"] == "pass" and rows["old_correct"]["release"] == unstamped
-    assert rows["old_blank"]["status"] == "fail" and "None" in rows["old_blank"]["detail"]
+    correct = [r for r in rows if r["student"] == "old_correct"]
+    assert len(correct) == 2 + 1, correct   # every graded exercise of 01 and 02
+    assert all(r["status"] == "pass" and r["release"] == unstamped for r in correct), correct
+    [blank] = [r for r in rows if r["student"] == "old_blank"]
+    assert blank["status"] == "fail" and "None" in blank["detail"]
 
 
 def test_grading_side_by_side_gives_the_serial_results(tmp_path):
@@ -225,3 +234,22 @@ def test_a_worker_that_dies_loses_no_other_results(tmp_path):
     assert killed, "the worker was never busy"
     assert parallel == serial
     assert [r[0].status for r in serial] == ["pass", "fail", "pass", "fail"]
+
+
+def test_every_archived_release_imports_resolve():
+    """Every name that a cell of an archived release imports from the course still exists, under the module
+    name that release used (the package's modules replaced seven top-level ones)."""
+    import ast
+    import importlib
+    import json
+
+    for folder in sorted((S.NOTEBOOKS.parent / "resnets_course" / "releases").iterdir()):
+        for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+            for cell in json.loads(path.read_text())["cells"]:
+                if cell["role"] == "graded":
+                    continue
+                for node in ast.walk(ast.parse(cell["source"])):
+                    if isinstance(node, ast.ImportFrom) and judge_kernel._is_course(node.module):
+                        module = importlib.import_module(node.module)
+                        for alias in node.names:
+                            assert hasattr(module, alias.name), f"{path}: from {node.module} import {alias.name}"

@@ -2,7 +2,9 @@
 import numpy as np
 import pytest
 
-import residual_numpy as rn
+from resnets_course import numpy_blocks as rn
+from resnets_course.checks import numpy_checks
+from resnets_utils import CheckFailed
 
 
 def block_forward(a_prev, p):
@@ -50,13 +52,13 @@ def forward_with(mistake):
     ("wrong-shape", "same shape"),
 ])
 def test_forward_mistakes_get_their_hint(mistake, hint):
-    with pytest.raises(rn.CheckFailed, match=hint):
-        rn.check_residual_block_forward(forward_with(mistake))
+    with pytest.raises(CheckFailed, match=hint):
+        numpy_checks.check_residual_block_forward(forward_with(mistake))
 
 
 def test_reference_passes_both_checks(capsys):
-    rn.check_residual_block_forward(lambda a, p: block_forward(a, p))
-    rn.check_residual_block_backward(lambda d, c: block_backward(d, c))
+    numpy_checks.check_residual_block_forward(lambda a, p: block_forward(a, p))
+    numpy_checks.check_residual_block_backward(lambda d, c: block_backward(d, c))
     assert capsys.readouterr().out.count("All tests passed.") == 2
 
 
@@ -66,16 +68,16 @@ def test_backward_without_the_identity_term_is_named():
         a_prev, z1, a1, z2, p = cache
         dz2 = da_next * (z2 + a_prev > 0)
         return da_prev - dz2, grads
-    with pytest.raises(rn.CheckFailed, match="shortcut's term"):
-        rn.check_residual_block_backward(backward)
+    with pytest.raises(CheckFailed, match="shortcut's term"):
+        numpy_checks.check_residual_block_backward(backward)
 
 
 def test_backward_with_a_wrong_relu_derivative_is_caught():
     def backward(da_next, cache):
         a_prev, z1, a1, z2, p = cache
         return block_backward(da_next, (a_prev, z1, a1, z2 - a_prev, p))   # g'(z2) instead of g'(z2 + a_prev)
-    with pytest.raises(rn.CheckFailed, match="differ from the numerical gradient"):
-        rn.check_residual_block_backward(backward)
+    with pytest.raises(CheckFailed, match="differ from the numerical gradient"):
+        numpy_checks.check_residual_block_backward(backward)
 
 
 def test_identity_term_in_the_jacobian():

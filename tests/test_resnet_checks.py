@@ -4,9 +4,8 @@ import json
 import nbformat
 import pytest
 
-import resnet_checks
-from block_checks import CheckFailed
-from resnets_utils import CourseError, import_exercise
+from resnets_course.checks import models as resnet_checks
+from resnets_utils import CheckFailed, CourseError, import_exercise
 from tests.notebook_tools import NOTEBOOKS, graded_source, read
 
 SOLUTION = graded_source(read(NOTEBOOKS / "04_resnet50.ipynb"), "ResNet50")

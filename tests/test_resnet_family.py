@@ -6,9 +6,10 @@ from resnets_utils import CheckFailed, import_tensorflow_quietly
 import_tensorflow_quietly()
 import keras  # noqa: E402
 
-from resnet_family import (KERAS_APPLICATIONS, KERAS_APPLICATIONS_V2, TABLE1_GFLOPS,  # noqa: E402
-                           TORCHVISION_PARAMS, FamilyRow, check_family_table, count_parameters,
-                           keras_applications_count, multiply_adds)
+from resnets_course.checks.models import check_family_table  # noqa: E402
+from resnets_course.counting import (KERAS_APPLICATIONS, KERAS_APPLICATIONS_V2, TABLE1_GFLOPS,  # noqa: E402
+                                     TORCHVISION_PARAMS, FamilyRow, count_parameters, keras_applications_count,
+                                     multiply_adds)
 
 
 def small_model():
@@ -62,4 +63,4 @@ def test_family_table_check_names_a_mismatch(bad, message):
 @pytest.mark.parametrize("reference", [KERAS_APPLICATIONS, KERAS_APPLICATIONS_V2], ids=["v1", "v2"])
 def test_stored_keras_applications_counts_are_what_keras_builds(reference):
     for depth, (name, stored) in reference.items():
-        assert keras_applications_count(name) == stored, f"{name}: update its count in resnet_family.py"
+        assert keras_applications_count(name) == stored, f"{name}: update its count in resnets_course/counting.py"

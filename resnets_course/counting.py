@@ -1,4 +1,4 @@
-"""Counting helpers and reference numbers for notebook 05, the ResNet family.
+"""Counting parameters and multiply-adds, with the published numbers to compare them with (notebook 05).
 
 Multiply-adds are counted as in He et al. (2015), Table 1: one per weight of a convolution or a
 dense layer per output position; BatchNorm, ReLU, additions and pooling are not counted.
@@ -8,13 +8,8 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass
 
-
-from resnets_utils import CheckFailed, import_tensorflow_quietly
-
-import_tensorflow_quietly()
-import keras  # noqa: E402
-
-DEPTHS = (18, 34, 50, 101, 152)
+from .architecture import DEPTHS
+from .keras_internals import keras
 
 # He et al. 2015, "Deep Residual Learning for Image Recognition", Table 1: FLOPs (multiply-adds)
 # at 224x224, in units of 10^9.
@@ -148,25 +143,6 @@ def print_family_table(rows) -> None:
     for r in rows:
         lean = r.preact_params - r.preact_biases_before_bn
         print(f"{r.depth:>5}  {r.preact_params:>10,}  {lean:>29,}  {_pair(lean, r.keras_v2_params):>21}")
-
-
-def check_family_table(rows, tolerance: float = 0.05) -> None:
-    """Raise CheckFailed unless the counts agree with every reference; print a summary line otherwise."""
-    for r in rows:
-        ratio = r.multiply_adds / 1e9 / TABLE1_GFLOPS[r.depth]
-        if abs(ratio - 1) > tolerance:
-            raise CheckFailed(f"ResNet-{r.depth}: {r.multiply_adds / 1e9:.2f} GFLOPs, more than {tolerance:.0%} away "
-                              f"from the paper's {TABLE1_GFLOPS[r.depth]}.")
-        if r.keras_params is not None and r.params != r.keras_params:
-            raise CheckFailed(f"ResNet-{r.depth}: {r.params:,} parameters; keras.applications has {r.keras_params:,}.")
-        if r.torchvision_style != TORCHVISION_PARAMS[r.depth]:
-            raise CheckFailed(f"ResNet-{r.depth}: {r.torchvision_style:,} parameters counted as torchvision does; "
-                              f"torchvision has {TORCHVISION_PARAMS[r.depth]:,}.")
-        lean = r.preact_params - r.preact_biases_before_bn
-        if r.keras_v2_params is not None and lean != r.keras_v2_params:
-            raise CheckFailed(f"ResNet-{r.depth} v2: {lean:,} parameters without the biases before BatchNorm; "
-                              f"keras.applications has {r.keras_v2_params:,}.")
-    print(f"Every count agrees with its reference; FLOPs within {tolerance:.0%} of Table 1.")
 
 
 def plot_family(rows):

@@ -1,38 +1,46 @@
-"""Checks for the graded ResNet-50 (notebook 04).
+"""Checks of whole networks: notebook 04's ResNet-50 and its training, notebook 05's builder and its table.
 
-The check builds the student's model and compares it, stage by stage, with a stored layer table
-of the course's ResNet-50 (``reference/resnet50_layers.json``: for each stage, every layer's kind,
-output shape and parameter count) and with ``keras.applications.ResNet50``, then says in words
-what differs. The comparison within a stage ignores the order of layers, so any correct way of
-writing the blocks passes.
+The ResNet-50 check builds the student's model and compares it, stage by stage, with a stored layer
+table of the course's ResNet-50 (``reference/resnet50_layers.json``: for each stage, every layer's
+kind, output shape and parameter count) and with ``keras.applications.ResNet50``, then says in words
+what differs. The comparison within a stage ignores the order of layers, so any correct way of writing
+the blocks passes. The stored table is written from the solution notebook's model with::
 
-The stored table is written from the solution notebook's model with::
+    python -c "from resnets_course.checks import models; models.write_reference()"   # run in notebooks/
 
-    python -c "import resnet_checks; resnet_checks.write_reference()"   # run in notebooks/
+The builder check builds ResNet-18 to 152 (and two pre-activation ones) at 64x64 and compares their
+stages (``architecture``) and parameter counts.
 """
 from __future__ import annotations
 
+import gc
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
-from resnets_utils import REPO, CheckFailed, import_tensorflow_quietly
-
-import_tensorflow_quietly()
-import keras  # noqa: E402
+from ..architecture import (REPETITIONS, RESNET50_STAGES, STAGE_NAMES, stage_channels, stage_size,
+                            uses_bottleneck)
+from ..counting import TABLE1_GFLOPS, TORCHVISION_PARAMS
+from ..environment import QUICK_ENV, REPO, quick_run
+from ..errors import CheckFailed
+from ..exercises import import_exercise
+from ..keras_internals import keras
+from .messages import RETURNED_NONE, fail
 
 REFERENCE = REPO / "reference" / "resnet50_layers.json"
-STAGES = {  # channels at the end of a stage -> (name, blocks, filters)
-    256: ("conv2", 3, [64, 64, 256]),
-    512: ("conv3", 4, [128, 128, 512]),
-    1024: ("conv4", 6, [256, 256, 1024]),
-    2048: ("conv5", 3, [512, 512, 2048]),
-}
-STAGE_SIZE = {"stem": 16, "conv2": 16, "conv3": 8, "conv4": 4, "conv5": 2}   # for a 64x64 input
+STAGE_SIZE = {"stem": stage_size(0), **{name: stage_size(i) for i, name in enumerate(STAGE_NAMES)}}   # 64x64 input
 TOTAL_PARAMS = 23_600_006
 POOLS = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D,
          keras.layers.GlobalAveragePooling2D, keras.layers.GlobalMaxPooling2D)
+
+
+# --------------------------------------------------------------------------------------------
+# ResNet-50 (notebook 04)
+# --------------------------------------------------------------------------------------------
+
+def _fail(message: str):
+    fail("", message)
 
 
 def _shape(layer) -> list:
@@ -57,7 +65,7 @@ def _segments(model) -> list[tuple[str, list]]:
                 current.append(rest[i + 1])
                 i += 1
             channels = _shape(layer)[-1]
-            segments.append((STAGES.get(channels, (f"{channels}-channel stage",))[0], current))
+            segments.append((RESNET50_STAGES.get(channels, (f"{channels}-channel stage",))[0], current))
             current = []
         i += 1
     segments.append(("head", current))
@@ -78,8 +86,6 @@ def layer_table(model) -> dict[str, list]:
 
 def write_reference(notebook: str = "04_resnet50.ipynb") -> Path:
     """Store the layer table of the solution notebook's ResNet50 (run from notebooks/)."""
-    from resnets_utils import import_exercise
-
     namespace = {"identity_block": import_exercise("02_identity_block.ipynb", "identity_block"),
                  "convolutional_block": import_exercise("03_convolutional_block.ipynb", "convolutional_block")}
     resnet = import_exercise(notebook, "ResNet50", namespace=namespace)
@@ -92,10 +98,6 @@ def write_reference(notebook: str = "04_resnet50.ipynb") -> Path:
         lines.append("  ]" + ("," if k < len(table) - 1 else ""))
     REFERENCE.write_text("\n".join(lines + ["}"]) + "\n")
     return REFERENCE
-
-
-def _fail(message: str):
-    raise CheckFailed(message)
 
 
 def _key(row) -> tuple:
@@ -125,7 +127,7 @@ def _stage_hint(stage: str, yours: list, expected: list) -> str:
         parts.append(f"ResNet-50 has {show(missing[0])}")
     if extra:
         parts.append(f"yours has {show(extra[0])}")
-    filters = next((f for name, _, f in STAGES.values() if name == stage), None)
+    filters = next((f for name, _, f in RESNET50_STAGES.values() if name == stage), None)
     advice = f" Check this stage's filters: ResNet-50 uses {filters} and f=3." if filters else ""
     return f"stage {stage} differs from ResNet-50: " + "; ".join(parts) + "." + advice
 
@@ -187,7 +189,7 @@ def check_resnet50(ResNet50) -> None:
 
     blocks = [(stage, layers) for stage, layers in segments[1:-1]]
     counts = Counter(stage for stage, _ in blocks)
-    for channels, (stage, n, filters) in STAGES.items():
+    for channels, (stage, n, filters) in RESNET50_STAGES.items():
         if counts[stage] != n:
             _fail(f"stage {stage} (filters {filters}) should have {n} blocks, one convolutional block and "
                   f"{n - 1} identity blocks; yours has {counts[stage]}.")
@@ -239,7 +241,7 @@ def check_resnet50(ResNet50) -> None:
 
     keras_model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
     theirs = {"stem": keras_model.get_layer("pool1_pool")}
-    theirs.update({name: keras_model.get_layer(f"{name}_block{n}_out") for name, n, _ in STAGES.values()})
+    theirs.update({name: keras_model.get_layer(f"{name}_block{n}_out") for name, n, _ in RESNET50_STAGES.values()})
     ours = {"stem": stem[-1]}
     ours.update({stage: layers[-1] for stage, layers in blocks})
     print(f"{'stage':<7}{'yours':>17}{'keras.applications':>22}")
@@ -261,8 +263,6 @@ def check_training(test_accuracy, target: float = 0.95) -> None:
     In a quick run (RESNETS_QUICK=1, used only by the suite's plumbing tests) the model has
     trained for a few steps, so the accuracy is reported but not asserted.
     """
-    from resnets_utils import QUICK_ENV, quick_run
-
     if test_accuracy is None:
         _fail("test_accuracy is None: run the training and evaluation cells above first.")
     if quick_run():
@@ -274,3 +274,140 @@ def check_training(test_accuracy, target: float = 0.95) -> None:
               f"the course's settings it reaches 0.983 on an Intel Xeon; other data orders gave 0.950 to 0.975. "
               f"If yours is just below, set EPOCHS = 16 in the training cell and run again.")
     print(f"Test accuracy {test_accuracy:.3f} >= {target}: the recipe works.")
+
+
+# --------------------------------------------------------------------------------------------
+# The family's builder (notebook 05)
+# --------------------------------------------------------------------------------------------
+
+BUILD_CASES = [(18, False), (34, False), (50, False), (101, False), (152, False), (18, True), (50, True)]
+BUILD_INPUT, BUILD_CLASSES = (64, 64, 3), 10
+
+# Parameter counts of the course's builder at 64x64x3 and 10 classes (they do not depend on the
+# image size, thanks to the global average pooling); with 1000 classes the v1 counts are those of
+# keras.applications (checked in tests/test_resnet_family.py).
+EXPECTED_PARAMS = {
+    (18, False): 11_196_042,
+    (34, False): 21_315_338,
+    (50, False): 23_608_202,
+    (101, False): 42_678_666,
+    (152, False): 58_391_434,
+    (18, True): 11_192_458,
+    (50, True): 23_592_842,
+}
+
+
+def _layer_after(model, layer):
+    layers = model.layers
+    i = layers.index(layer)
+    return layers[i + 1] if i + 1 < len(layers) else None
+
+
+def describe_stages(model) -> list[tuple[tuple, int]]:
+    """[(output shape of the stage's blocks, number of blocks)] read off the model's Add layers."""
+    stages = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Add):
+            shape = tuple(layer.output.shape[1:])
+            if stages and stages[-1][0] == shape:
+                stages[-1] = (shape, stages[-1][1] + 1)
+            else:
+                stages.append((shape, 1))
+    return stages
+
+
+def _check_one_build(build_resnet, depth, preact):
+    name = "build_resnet"
+    call = f"build_resnet({depth}, preact={preact})"
+    try:
+        model = build_resnet(depth, input_shape=BUILD_INPUT, classes=BUILD_CLASSES, preact=preact)
+    except CheckFailed:
+        raise
+    except Exception as e:  # the student's code may fail anywhere; say where in words
+        msg = str(e).split("\n")[0].rstrip(".")
+        if "None" in msg:
+            fail(name, f"{call} raised {type(e).__name__}: {msg[:160]}. A `None` placeholder is still in your "
+                       "code: replace each `None` in the START CODE HERE region.")
+        fail(name, f"{call} raised {type(e).__name__}: {msg[:300]}")
+    if model is None:
+        fail(name, f"{call} " + RETURNED_NONE.replace("return X", "return Model(...)"))
+    if not isinstance(model, keras.Model):
+        fail(name, f"{call} returned a {type(model).__name__}, not a keras.Model.")
+
+    bottleneck = uses_bottleneck(depth)
+    want_reps = list(REPETITIONS[depth])
+    want_shapes = [(stage_size(i), stage_size(i), stage_channels(i, bottleneck)) for i in range(4)]
+    stages = describe_stages(model)
+    shapes, reps = [st[0] for st in stages], [st[1] for st in stages]
+    adds = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    if not adds:
+        fail(name, f"{call} has no residual blocks: call `block` for every block of every stage.")
+    if len(adds) != sum(want_reps):
+        fail(name, f"ResNet-{depth} has {sum(want_reps)} blocks, {want_reps} per stage; {call} has {len(adds)}. "
+                   "Take the number of blocks of each stage from `repetitions`.")
+    if shapes and shapes[0][:2] != want_shapes[0][:2]:
+        fail(name, f"stage 2 must keep the 16x16 image that the max-pool leaves (s = 1 in its first block); "
+                   f"{call} gives {shapes[0][0]}x{shapes[0][1]}. Use s = 2 only in the first block of stages 3, 4 "
+                   "and 5.")
+    if len(shapes) > 4:
+        fail(name, f"the image size or the channels change inside a stage ({len(shapes)} different block shapes "
+                   "instead of 4): only the first block of a stage has s = 2, and all blocks of a stage use the "
+                   "same filters.")
+    if [sh[:2] for sh in shapes] != [sh[:2] for sh in want_shapes]:
+        fail(name, f"the stages should output {[f'{h}x{w}' for h, w, _ in want_shapes]} images at this input size; "
+                   f"{call} gives {[f'{h}x{w}' for h, w, _ in shapes]}. The first block of stages 3, 4 and 5 "
+                   "halves the image (s = 2).")
+    if [sh[2] for sh in shapes] != [sh[2] for sh in want_shapes]:
+        basic_like = [sh[2] for sh in shapes] == [stage_channels(i, False) for i in range(4)]
+        if bottleneck and basic_like:
+            fail(name, f"ResNet-{depth} uses bottleneck blocks (ResNet-50 and deeper); {call} uses basic blocks.")
+        if not bottleneck and [sh[2] for sh in shapes] == [stage_channels(i, True) for i in range(4)]:
+            fail(name, f"ResNet-{depth} uses basic blocks (ResNet-18 and 34); {call} uses bottleneck blocks.")
+        fail(name, f"the filters double from stage to stage: 64, 128, 256, 512 (a bottleneck block outputs 4 times "
+                   f"its filters); {call} gives blocks with {[sh[2] for sh in shapes]} channels.")
+    if reps != want_reps:
+        fail(name, f"ResNet-{depth} has {want_reps} blocks per stage; {call} has {reps}.")
+    after = _layer_after(model, adds[0])
+    is_preact = not isinstance(after, keras.layers.Activation)
+    if is_preact != preact:
+        if preact:
+            fail(name, f"{call} uses post-activation blocks (a ReLU after each addition); with preact=True use "
+                       "the pre-activation blocks.")
+        fail(name, f"{call} uses pre-activation blocks; with preact=False use the original (post-activation) ones.")
+    n3 = sum(1 for layer in model.layers if isinstance(layer, keras.layers.Conv2D) and layer.kernel_size == (3, 3))
+    if n3 != (1 if bottleneck else 2) * len(adds):
+        kind = "bottleneck" if bottleneck else "basic"
+        fail(name, f"ResNet-{depth} uses {kind} blocks; {call} has {n3} 3x3 convolutions in {len(adds)} blocks.")
+    params = model.count_params()
+    want = EXPECTED_PARAMS[depth, preact]
+    if params != want:
+        fail(name, f"{call} has {params:,} parameters at 64x64x3 with 10 classes; expected {want:,}. The stages "
+                   "look right: check the stem and the head, which are given.")
+    return params
+
+
+def check_build_resnet(build_resnet):
+    """Build ResNet-18 to 152 (and two pre-activation ones) at 64x64 and compare their stages and sizes."""
+    for depth, preact in BUILD_CASES:
+        _check_one_build(build_resnet, depth, preact)
+        gc.collect()
+    print("All tests passed.")
+
+
+def check_family_table(rows, tolerance: float = 0.05) -> None:
+    """Raise CheckFailed unless the counts agree with every reference; print a summary line otherwise."""
+    for r in rows:
+        ratio = r.multiply_adds / 1e9 / TABLE1_GFLOPS[r.depth]
+        if abs(ratio - 1) > tolerance:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.multiply_adds / 1e9:.2f} GFLOPs, more than {tolerance:.0%} away "
+                              f"from the paper's {TABLE1_GFLOPS[r.depth]}.")
+        if r.keras_params is not None and r.params != r.keras_params:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.params:,} parameters; keras.applications has {r.keras_params:,}.")
+        if r.torchvision_style != TORCHVISION_PARAMS[r.depth]:
+            raise CheckFailed(f"ResNet-{r.depth}: {r.torchvision_style:,} parameters counted as torchvision does; "
+                              f"torchvision has {TORCHVISION_PARAMS[r.depth]:,}.")
+        lean = r.preact_params - r.preact_biases_before_bn
+        if r.keras_v2_params is not None and lean != r.keras_v2_params:
+            raise CheckFailed(f"ResNet-{r.depth} v2: {lean:,} parameters without the biases before BatchNorm; "
+                              f"keras.applications has {r.keras_v2_params:,}.")
+    print(f"Every count agrees with its reference; FLOPs within {tolerance:.0%} of Table 1.")

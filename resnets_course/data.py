@@ -1,0 +1,80 @@
+"""The SIGNS data: reading the HDF5 files (the course's generated ones or the original ones, unchanged),
+and reading a photo of one's own."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .environment import DATASETS
+from .errors import CourseError, DatasetError
+
+REGENERATE = "python datasets/make_signs.py"
+_SPLITS = {"train": 1080, "test": 120}
+
+
+def _read_split(folder: Path, split: str):
+    import h5py
+
+    path = Path(folder) / f"{split}_signs.h5"
+    if not path.exists():
+        raise DatasetError(
+            f"{path} is missing. Regenerate the course data with `{REGENERATE}` from the course "
+            f"folder, or copy the original SIGNS file {path.name} there.")
+    try:
+        f = h5py.File(path, "r")
+    except OSError as e:
+        raise DatasetError(
+            f"{path} is not a readable HDF5 file ({e}). It may be truncated or not a dataset at all: "
+            f"delete it and run `{REGENERATE}`.") from None
+    with f:
+        for key in (f"{split}_set_x", f"{split}_set_y", "list_classes"):
+            if key not in f:
+                raise DatasetError(
+                    f"{path} has no '{key}' dataset (it has: {', '.join(sorted(f.keys())) or 'nothing'}). "
+                    f"It is not a SIGNS file: delete it and run `{REGENERATE}`.")
+        x, y, classes = f[f"{split}_set_x"][:], f[f"{split}_set_y"][:], f["list_classes"][:]
+    if x.ndim != 4 or x.shape[1:] != (64, 64, 3) or x.dtype != np.uint8:
+        raise DatasetError(
+            f"{path}: '{split}_set_x' has shape {x.shape} and dtype {x.dtype}; expected "
+            f"(m, 64, 64, 3) uint8 images. Run `{REGENERATE}` to restore the course data.")
+    if y.shape != (x.shape[0],):
+        raise DatasetError(
+            f"{path}: '{split}_set_y' has shape {y.shape}; expected ({x.shape[0]},), one label per image.")
+    if classes.ndim != 1 or (y.size and not np.isin(y, classes).all()):
+        raise DatasetError(f"{path}: labels are not all in 'list_classes' {classes.tolist()}.")
+    return x, y, classes
+
+
+def load_dataset(path: str | os.PathLike | None = None):
+    """Load the SIGNS data, as the original assignment did.
+
+    ``path`` is the folder holding ``train_signs.h5`` and ``test_signs.h5`` (default: the course's
+    ``datasets/``). Returns ``X_train, Y_train, X_test, Y_test, classes`` with images of shape
+    (m, 64, 64, 3) uint8 and labels of shape (1, m), like the original loader.
+    """
+    folder = Path(path) if path is not None else DATASETS
+    x_train, y_train, classes = _read_split(folder, "train")
+    x_test, y_test, _ = _read_split(folder, "test")
+    return x_train, y_train.reshape(1, -1), x_test, y_test.reshape(1, -1), classes
+
+
+def load_image(path, size: int = 64) -> np.ndarray:
+    """A photo as a (1, size, size, 3) float array in [0, 1], centre-cropped to a square first."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    if not path.exists():
+        raise CourseError(f"{path} was not found. Put your photo there (JPEG or PNG) or change the path.")
+    try:
+        img = Image.open(path)
+        img.load()
+    except (UnidentifiedImageError, OSError) as e:
+        raise CourseError(f"{path} is not an image Pillow can read ({e}). Use a JPEG or PNG photo.") from None
+    img = img.convert("RGB")
+    side = min(img.size)
+    left, top = (img.width - side) // 2, (img.height - side) // 2
+    img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+    return np.asarray(img, dtype=np.float32)[None] / 255.0
+

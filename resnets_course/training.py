@@ -1,0 +1,52 @@
+"""Training ResNet-50 (notebook 04): the tf.data pipelines and the optimizer's variables made before ``fit``."""
+from __future__ import annotations
+
+import numpy as np
+
+from .environment import SEED, import_tensorflow_quietly
+
+
+def _without_autotune(data):
+    """Switch off tf.data's autotuning thread: nothing in the course's pipelines is tuned by it, and
+    destroying an iterator that has one can wait for the thread's sleep to end, up to 10 s (seen at the
+    end of notebook 04's training, twice per fit)."""
+    tf = import_tensorflow_quietly()
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return data.with_options(options)
+
+
+def augmented_batches(x, y, augment, batch_size: int = 32, seed: int = SEED):
+    """A tf.data pipeline for ``fit``: shuffled each epoch, batched, then ``augment`` applied per batch.
+
+    Augmenting inside the pipeline (not in the model) keeps the saved model free of random layers
+    and lets the next batch be prepared while the current one trains.
+    """
+    tf = import_tensorflow_quietly()
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32), np.asarray(y, np.float32)))
+    data = data.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    return _without_autotune(data.map(lambda images, labels: (augment(images, training=True), labels)).prefetch(2))
+
+
+def test_batches(x, y, batch_size: int = 32):
+    """A tf.data pipeline of ``(x, y)`` in order, batched: ``fit``'s ``validation_data``, or any data to be
+    fed neither shuffled nor augmented (the training benchmark feeds the training images this way)."""
+    tf = import_tensorflow_quietly()
+    data = tf.data.Dataset.from_tensor_slices((np.asarray(x, np.float32), np.asarray(y, np.float32)))
+    return _without_autotune(data.batch(batch_size))
+
+
+def create_training_variables(model, x, y) -> None:
+    """Create the optimizer's slots and the metrics' counters of a compiled model before ``fit``.
+
+    With the TensorFlow backend Keras creates them while it traces the first training step, and a
+    ``tf.function`` that creates variables is traced twice: for ResNet-50 on a 2-core CPU that is about
+    8 s of the first epoch. Created here, from one example ``x[:1]``, ``y[:1]``, they start at zero
+    exactly as they would inside ``fit``, so training gives the same numbers, only sooner.
+    """
+    if getattr(model, "optimizer", None) is None:
+        raise ValueError("create_training_variables needs a compiled model: call model.compile(...) first.")
+    model.optimizer.build(model.trainable_variables)
+    model.compute_metrics(x[:1], y[:1], model(x[:1], training=False))
+    model.reset_metrics()
+
