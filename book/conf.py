@@ -9,7 +9,7 @@ html_title = "Residual Networks"
 author = "the course's authors"
 copyright = "the course's authors"
 
-extensions = ["myst_nb", "sphinx-mathjax-offline"]
+extensions = ["myst_nb", "sphinx-mathjax-offline", "sphinx.ext.githubpages"]   # githubpages: .nojekyll
 
 # Stored outputs are the course's reference results; executing here would need TensorFlow and minutes.
 nb_execution_mode = "off"

@@ -133,8 +133,8 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
         _decline_news(page)
 
         figures = [i for i, c in enumerate(read(course / NOTEBOOK).cells) if "](../../images/" in c.source]
-        for index in figures:
-            _show(page, index)
+        for index in figures:    # markdown renders after the cell is laid out, more slowly on a busy machine
+            _show(page, index).locator(".jp-RenderedMarkdown img").first.wait_for(timeout=30_000)
         assert figures and load_images(page, ".jp-RenderedMarkdown img") == len(figures)
         assert page.evaluate(BROKEN_IMAGES) == []
         screenshot(page, "jupyterlab-0-diagram")
