@@ -6,8 +6,6 @@ not from a CDN.
 """
 project = "Residual Networks, from the equations to ResNet-152"
 html_title = "Residual Networks"
-author = "the course's authors"
-copyright = "the course's authors"
 
 extensions = ["myst_nb", "sphinx-mathjax-offline", "sphinx.ext.githubpages"]   # githubpages: .nojekyll
 
@@ -23,7 +21,9 @@ html_theme_options = {
     "show_navbar_depth": 1,
     "use_download_button": False,     # it would offer raw sources, which the book does not ship
     "use_fullscreen_button": False,
+    "footer_content_items": [],       # no author or licence line: the repository says neither
 }
+html_use_index = False                # the notebooks define no index entries: it would be an empty page
 # The theme's script logs an error on a reader's first visit unless the colour mode has a default.
 html_context = {"default_mode": "auto"}
 html_favicon = "favicon.svg"      # browsers ask for one; without it every first visit logs a 404

@@ -53,9 +53,10 @@ def visited(built_book):
             images = load_images(page)
             facts[name] = {**page.evaluate(PAGE_FACTS), "images": images, "broken": page.evaluate(BROKEN_IMAGES)}
             page.evaluate("() => window.scrollTo(0, 0)")
+            page.wait_for_timeout(300)    # the theme's scroll spy updates the page's contents after a scroll
             screenshot(page, "book-" + name.replace("/", "-").removesuffix(".html"))
-            if page.locator(".cell_output img").count():   # the first plot, as a reader sees it
-                page.locator(".cell_output img").first.scroll_into_view_if_needed()
+            if page.locator(".bd-article img").count():   # the first figure or plot, as a reader sees it
+                page.locator(".bd-article img").first.scroll_into_view_if_needed()
                 screenshot(page, "book-" + name.replace("/", "-").removesuffix(".html") + "-figure")
             problems[name] = watch.take()
         page.goto(base + "search.html?q=bottleneck", wait_until="load")
