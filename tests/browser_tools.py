@@ -77,14 +77,23 @@ def static_server(folder: Path):
 
 
 class PageWatch:
-    """Collects a page's console errors, uncaught exceptions, failed requests and HTTP errors."""
+    """Collects a page's console errors, uncaught exceptions, failed requests and HTTP errors.
 
-    def __init__(self, page):
+    ``cancelled_ok``: requests the page itself cancelled are no failure. JupyterLab gives a markdown image
+    its relative src first and then the server's /files/ address, which cancels the first request.
+    """
+
+    def __init__(self, page, cancelled_ok: bool = False):
         self.problems: list[str] = []
+        self.cancelled_ok = cancelled_ok
         page.on("console", lambda m: m.type == "error" and self.problems.append(f"console error: {m.text}"))
         page.on("pageerror", lambda e: self.problems.append(f"uncaught exception: {e}"))
-        page.on("requestfailed", lambda r: self.problems.append(f"request failed: {r.url} ({r.failure})"))
+        page.on("requestfailed", self._failed)
         page.on("response", lambda r: r.status >= 400 and self.problems.append(f"HTTP {r.status}: {r.url}"))
+
+    def _failed(self, request):
+        if not (self.cancelled_ok and request.failure == "net::ERR_ABORTED"):
+            self.problems.append(f"request failed: {request.url} ({request.failure})")
 
     def take(self) -> list[str]:
         found, self.problems[:] = list(self.problems), []

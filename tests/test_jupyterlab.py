@@ -126,7 +126,7 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
                           next(c.source for c in solution.cells if "graded" in c.metadata.get("tags", [])))
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
-        watch = PageWatch(page)
+        watch = PageWatch(page, cancelled_ok=True)
         page.goto(url + "lab/tree/" + NOTEBOOK)
         page.wait_for_selector(CELL.format(0), timeout=60_000)
         page.wait_for_function(IDLE, timeout=120_000)
