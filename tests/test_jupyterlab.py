@@ -159,19 +159,21 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
         screenshot(page, "jupyterlab-2-passed")
 
         # Locked: typing into a check cell changes nothing, and `d d` deletes an ordinary cell but not a check.
-        locked = checks[-1]
-        before = _source(page, locked)
-        page.locator(CELL.format(locked) + " .cm-content").click()
-        page.keyboard.type("X = 0")
-        page.keyboard.press("Enter")
-        assert _source(page, locked) == before
         cells = page.locator(".jp-Notebook .jp-Cell").count()
-        page.keyboard.press("Escape")
-        page.locator(CELL.format(locked) + " .jp-InputPrompt").click()
-        page.keyboard.press("d")
-        page.keyboard.press("d")
-        page.wait_for_timeout(300)
-        assert page.locator(".jp-Notebook .jp-Cell").count() == cells and _source(page, locked) == before
+        for locked in checks:
+            cell = _show(page, locked)
+            before = _source(page, locked)
+            cell.locator(".cm-content").click()
+            page.keyboard.type("X = 0")
+            page.keyboard.press("Enter")
+            assert _source(page, locked) == before, f"check cell {locked} took the keys"
+            page.keyboard.press("Escape")
+            page.locator(CELL.format(locked) + " .jp-InputPrompt").click()
+            page.keyboard.press("d")
+            page.keyboard.press("d")
+            page.wait_for_timeout(300)
+            assert page.locator(".jp-Notebook .jp-Cell").count() == cells and _source(page, locked) == before
+        _show(page, graded)
         page.locator(CELL.format(graded) + " .jp-InputPrompt").click()
         page.keyboard.press("d")
         page.keyboard.press("d")
