@@ -45,6 +45,9 @@ def visited(built_book):
     with browser() as chromium, static_server(out) as base:
         page = chromium.new_page(viewport={"width": 1280, "height": 900})
         watch = PageWatch(page)
+        # Offline means every file comes from the build: a request elsewhere fails here only without a network.
+        page.on("request", lambda r: r.url.startswith((base, "data:", "blob:"))
+                or watch.problems.append(f"request outside the book: {r.url}"))
         for name in pages:
             page.goto(base + name, wait_until="load")
             # MathJax typesets after load; its startup promise settles when the page's equations are done.
