@@ -8,6 +8,7 @@ import nbformat
 import json
 import os
 import re
+import shlex
 import subprocess
 import sys
 
@@ -16,6 +17,14 @@ from tools.nbval_run import run_nbval
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
 STUDENTS = NOTEBOOKS / "student"
+
+
+def readme_lab_command() -> list[str]:
+    """README's command that opens the course in JupyterLab, as words (what follows its pip install)."""
+    readme = (REPO / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if "jupyter lab" in line and not line.lstrip().startswith("#")]
+    assert commands, "README has no `jupyter lab` command"
+    return shlex.split(commands[0].split("&&")[-1])
 
 
 def read(path):

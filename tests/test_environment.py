@@ -1,5 +1,6 @@
 """The foundation: pins, the environment check, and imports from a notebook kernel."""
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -12,9 +13,9 @@ import resnets_utils as ru
 REPO = Path(__file__).resolve().parent.parent
 
 
-def read_pins():
+def read_pins(name="requirements.txt"):
     pins = {}
-    for line in (REPO / "requirements.txt").read_text().splitlines():
+    for line in (REPO / name).read_text().splitlines():
         m = re.match(r"^([A-Za-z0-9_.\-]+)==([^\s#]+)", line)
         if m:
             pins[m.group(1).lower()] = m.group(2)
@@ -86,6 +87,24 @@ def test_tensorflow_start_up_prints_nothing_on_stderr_in_a_kernel(monkeypatch):
     assert stderr == [], f"TensorFlow chatter reached the notebook: {stderr}"
     stdout = "".join(o.text for o in outputs if o.output_type == "stream" and o.name == "stdout")
     assert "Environment OK" in stdout and "(1, 2)" in stdout
+
+
+def test_dev_requirements_add_exact_pins_of_the_test_tools_to_the_course_set():
+    lines = [line.strip() for line in (REPO / "requirements-dev.txt").read_text().splitlines()]
+    assert "-r requirements.txt" in lines
+    dev = read_pins("requirements-dev.txt")
+    assert {"playwright", "sphinx", "myst-nb", "sphinx-book-theme", "sphinx-mathjax-offline"} <= set(dev)
+    assert not set(dev) & set(read_pins()), "requirements-dev.txt pins again what requirements.txt pins"
+    assert all(line.startswith(("#", "-r ")) or "==" in line for line in lines if line), "a test tool is not pinned"
+    for name, version in dev.items():
+        assert ru.installed_version(name) == version, f"{name} installed != pinned {version}"
+
+
+def test_cloud_files_ask_for_the_tested_python_and_graphviz():
+    """repo2docker (Binder, JupyterHub) reads runtime.txt, apt.txt and requirements.txt."""
+    major, minor = sys.version_info[:2]
+    assert (REPO / "runtime.txt").read_text().strip() == f"python-{major}.{minor}"
+    assert "graphviz" in (REPO / "apt.txt").read_text().split()
 
 
 @pytest.mark.parametrize("path", ["README.md", ".ci/run", "requirements.txt", "resnets_utils.py",

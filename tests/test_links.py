@@ -2,13 +2,12 @@
 and inside the folder that README's JupyterLab command serves (a link out of it is a 404 in the browser).
 The student bundle's notebooks are checked the same way, inside the bundle."""
 import re
-import shlex
 from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
 
-from tests.notebook_tools import NOTEBOOKS, REPO, STUDENTS, read
+from tests.notebook_tools import NOTEBOOKS, REPO, STUDENTS, read, readme_lab_command
 from tools import release
 
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|(?:src|href)=\"([^\"]+)\"")
@@ -25,10 +24,7 @@ def links(nb):
 
 def served_folder() -> Path:
     """The folder README's `jupyter lab` command serves: its path argument, else the folder it runs in."""
-    readme = (REPO / "README.md").read_text()
-    commands = [line for line in readme.splitlines() if "jupyter lab" in line and not line.lstrip().startswith("#")]
-    assert commands, "README has no `jupyter lab` command"
-    words = shlex.split(commands[0].split("&&")[-1])
+    words = readme_lab_command()
     after = words[words.index("lab") + 1:]
     paths = [w for w in after if not w.startswith("-")]
     return (REPO / paths[0]).resolve() if paths else REPO.resolve()
