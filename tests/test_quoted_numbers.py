@@ -219,6 +219,22 @@ def test_every_measured_looking_number_has_a_source():
                            "bench/results, or list them in NOT_MEASURED with the reason):\n" + "\n".join(unsourced))
 
 
+def test_check_trainings_hint_quotes_the_benchmarks_accuracies(monkeypatch):
+    """The hint of notebook 04's accuracy check quotes the same runs, and does not send students to tune EPOCHS."""
+    from resnets_course.checks.models import check_training
+    from resnets_utils import QUICK_ENV, CheckFailed
+
+    monkeypatch.delenv(QUICK_ENV, raising=False)
+    with pytest.raises(CheckFailed) as failed:
+        check_training(0.5)
+    runs = seed_runs()
+    others = sorted(runs[s]["final_test_accuracy"] for s in runs if s != 1)
+    hint = " ".join(str(failed.value).split())
+    assert f"reaches {runs[1]['final_test_accuracy']:.3f}" in hint
+    assert f"gave {others[0]:.3f} to {others[-1]:.3f}" in hint
+    assert "do not raise EPOCHS" in hint and "set EPOCHS" not in hint
+
+
 def test_the_scanner_finds_a_stale_quote():
     """The test can fail: a quoted time that no source backs is reported."""
     assert TOKEN.findall("takes about 6 min, 52 img/s, 0.983 accuracy, 23,600,006 weights and 96.7%") == [
