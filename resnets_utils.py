@@ -22,7 +22,8 @@ from resnets_course.exercises import import_exercise, require
 from resnets_course.numpy_blocks import example, gradient_norms, path_lengths, relu, train_mlp
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_history, plot_misclassified,
                                   plot_prediction, plot_samples, save_fig)
-from resnets_course.training import augmented_batches, create_training_variables, test_batches
+from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
+                                     test_batches)
 
 # name -> module, imported on first use (these import TensorFlow and Keras).
 _WITH_KERAS = {

@@ -131,7 +131,7 @@ def _pair(ours, reference) -> str:
 def print_family_table(rows) -> None:
     print("Post-activation (v1) at 224x224x3, 1000 classes")
     print(f"{'depth':>5}  {'block':<10}  {'params':>10}  {'keras.applications':>20}  {'torchvision-style':>17}  "
-          f"{'torchvision':>14}  {'GFLOPs':>6}  {'Table 1':>7}  {'diff':>5}")
+          f"{'torchvision':>14}  {'GMACs':>6}  {'Table 1':>7}  {'diff':>5}")
     for r in rows:
         g = r.multiply_adds / 1e9
         print(f"{r.depth:>5}  {r.block:<10}  {r.params:>10,}  {_pair(r.params, r.keras_params):>20}  "

@@ -1,4 +1,5 @@
-"""Training ResNet-50 (notebook 04): the tf.data pipelines and the optimizer's variables made before ``fit``."""
+"""Training ResNet-50 (notebook 04): the tf.data pipelines, and ``compile_for_training`` (compile, with the
+optimizer's variables made before ``fit``); the speed choices behind it are explained in bench/README.md."""
 from __future__ import annotations
 
 import numpy as np
@@ -50,3 +51,16 @@ def create_training_variables(model, x, y) -> None:
     model.compute_metrics(x[:1], y[:1], model(x[:1], training=False))
     model.reset_metrics()
 
+
+
+def compile_for_training(model, optimizer, x, y, loss: str = "categorical_crossentropy",
+                         metrics=("accuracy",)) -> None:
+    """Compile ``model`` for ``fit`` as notebook 04 trains it, and create its training variables.
+
+    Two choices here are about speed, never about the numbers (bench/README.md has the measurements):
+    ``jit_compile=False`` keeps XLA off, which on a CPU compiles for minutes and then trains slower than
+    TensorFlow's own kernels; ``create_training_variables`` makes the optimizer's slots and the
+    metrics' counters before ``fit``, so its first epoch traces the training step once, not twice.
+    """
+    model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics), jit_compile=False)
+    create_training_variables(model, x, y)

@@ -8,7 +8,7 @@ from bench.train_speed import fp32_peak_gflops
 
 def test_recipe_is_notebook_04s_cell():
     source = recipe_cell()
-    assert "EPOCHS =" in source and "model.compile(" in source
+    assert "EPOCHS =" in source and "compile_for_training(model, " in source
 
 
 def test_course_resnet50_is_the_graded_solution_with_its_recipe():

@@ -94,3 +94,14 @@ def test_create_training_variables_needs_a_compiled_model():
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     with pytest.raises(ValueError, match="call model.compile"):
         ru.create_training_variables(model, np.zeros((1, 2)), np.zeros((1, 1)))
+
+
+def test_compile_for_training_is_compile_without_xla_and_with_the_variables_made():
+    """Notebook 04's one training helper: the same compile arguments as before, XLA off, variables created."""
+    import keras
+
+    model = _small_compiled_model()
+    ru.compile_for_training(model, keras.optimizers.Adam(1e-3), np.zeros((1, 8, 8, 3), np.float32),
+                            np.eye(3, dtype=np.float32)[:1], loss="categorical_crossentropy", metrics=["accuracy"])
+    assert model.optimizer.built and model.jit_compile is False
+    assert model.loss == "categorical_crossentropy"

@@ -8,8 +8,9 @@
 In cells tagged `graded`, the code between `### START CODE HERE ###` and `### END CODE HERE ###`
 becomes placeholders: comments stay (they guide), each run of code lines becomes one `None`
 assignment per name it assigned, with a "(≈N lines)" hint. Student notebooks store no outputs at
-all; check cells are locked against editing and deletion; links to images and files are rewritten
-for the student folder.
+all; check cells are locked against editing and deletion; the answers to the Questions
+(`<details><summary>Answer</summary> ... </details>` in Markdown) are left out; links to images and files
+are rewritten for the student folder.
 
 The release itself, what a student's work is judged by, is one judge file per notebook in
 `resnets_course/releases/<id>/`: every code cell's id, role, source (graded cells as released to the
@@ -41,6 +42,8 @@ START, END = "### START CODE HERE ###", "### END CODE HERE ###"
 ASSIGNED = re.compile(r"^\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)")
 # Markdown links and images, and HTML src/href attributes: (prefix, target)
 LINK = re.compile(r"(\]\(|(?:src|href)=\")([^)\"\s]+)")
+# The answers to a notebook's Questions, for self-study readers of the solutions; students get the questions only.
+ANSWER = re.compile(r"\n*<details><summary>Answer</summary>.*?</details>[ \t]*", re.S)
 
 
 class ReleaseError(Exception):
@@ -199,6 +202,11 @@ def relink(markdown: str, source_dir: Path, target_dir: Path) -> str:
     return LINK.sub(fix, markdown)
 
 
+def strip_answers(markdown: str) -> str:
+    """Markdown without its collapsed answers (``<details><summary>Answer</summary> ... </details>``)."""
+    return ANSWER.sub("", markdown)
+
+
 def release(nb, release: str = "", folder: Path | None = STUDENTS):
     """The student version of a solution notebook, to be saved in ``folder``.
 
@@ -208,6 +216,8 @@ def release(nb, release: str = "", folder: Path | None = STUDENTS):
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+        if cell.cell_type == "markdown":
+            cell.source = strip_answers(cell.source)
         if cell.cell_type == "markdown" and folder is not None:
             cell.source = relink(cell.source, SOLUTIONS, folder)
         if cell.cell_type != "code":

@@ -1,0 +1,242 @@
+"""Numbers that cannot go stale: every measured number quoted in README.md and in the notebooks' Markdown
+(an accuracy, a time, a speed, a count) is printed by a cell of that notebook, or checked here against
+bench/results/*.json or the stored reference files, or listed below as not measured (a setting, a
+published number, arithmetic) with the reason.
+
+The scanner finds numbers that look measured: times (`4 s`, `4 minutes`), speeds (`img/s`), percentages,
+accuracies with three or four decimals, counts with thousands separators, and `x 10^9` amounts. A new
+quote of such a number fails here until it is given a source.
+"""
+import json
+import re
+from functools import lru_cache
+
+import numpy as np
+import pytest
+
+from tests.notebook_tools import REPO, read
+from tools import release
+
+README = REPO / "README.md"
+RESULTS = REPO / "bench" / "results"
+MACHINE = "intel-xeon-2t"   # the machine whose results README quotes
+
+TOKEN = re.compile(r"(?<![\w.,])(?:\d+(?:\.\d+)?\s?(?:s|min|minutes|seconds|img/s)\b|\d+(?:\.\d+)?%|0\.\d{3,4}\b"
+                   r"|\d{1,3}(?:,\d{3})+\b|\d+(?:\.\d+)?\s?x 10\^9)")
+
+# Quoted numbers that are not measurements here: (where, the number as written) -> why.
+NOT_MEASURED = {
+    ("README.md", "17%"): "chance on 6 classes, 1/6",
+    ("README.md", "0.001"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
+    ("README.md", "0.01%"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
+    ("README.md", "300 s"): "tools.grade's default --cell-timeout, a setting",
+    ("README.md", "1200 s"): "tools.grade's default --timeout, a setting",
+    ("04_resnet50", "5%"): "the augmentation's shift, a setting of the recipe (RandomTranslation(0.05, ...))",
+    ("05_resnet_family", "4.92%"): "published: He et al. 2016, Table 3",
+    ("05_resnet_family", "7.61%"): "published: He et al. 2016, Table 3",
+    ("05_resnet_family", "15.3 x 10^9"): "published: VGG-16 in He et al. 2015, section 3.3",
+    ("05_resnet_family", "19.6 x 10^9"): "published: VGG-19 in He et al. 2015, section 3.3",
+    ("05_resnet_family", "3.9 x 10^9"): "ResNet-50's 3.858 x 10^9 of the table above, rounded (and torchvision's 4.09 "
+                                        "for v1.5, published in its documentation)",
+}
+
+
+@lru_cache(maxsize=None)
+def result(script: str) -> dict:
+    return json.loads((RESULTS / f"{script}-{MACHINE}.json").read_text())
+
+
+def notebook_seconds(name: str) -> float:
+    [row] = [n for n in result("course_time")["notebooks"] if n["notebook"] == f"{name}.ipynb"]
+    return row["seconds"]
+
+
+def seed_runs() -> dict[int, dict]:
+    return {run["seed"]: run for run in result("time_to_accuracy")["runs"]}
+
+
+def about(quoted: float, measured: float, rel: float = 0.3, abs_: float = 1.0) -> bool:
+    """A rounded quote ("about 4 minutes", "~20 s") of a measured value."""
+    return abs(quoted - measured) <= max(abs_, rel * measured)
+
+
+def stored_outputs(nb) -> str:
+    texts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            texts.append("".join(out.get("text") or out.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+def markdown_of(nb) -> str:
+    return "\n\n".join(c.source for c in nb.cells if c.cell_type == "markdown" and not c.source.startswith("## References"))
+
+
+def texts() -> dict[str, str]:
+    found = {"README.md": README.read_text()}
+    for path in release.solution_notebooks():
+        found[path.stem] = markdown_of(read(path))
+    return found
+
+
+def find(where: str, pattern: str, text: str | None = None) -> list[re.Match]:
+    """Matches of ``pattern`` in README or a notebook's Markdown; a space in it matches any line break too."""
+    matches = list(re.finditer(pattern.replace(" ", r"\s+"), text if text is not None else texts()[where], re.S))
+    assert matches, f"{where}: the quote /{pattern}/ is gone; remove its check from {__name__}"
+    return matches
+
+
+# ------------------------------------------------------------------------------------------------
+# The sourced quotes: each check returns the (where, number) pairs it verified
+# ------------------------------------------------------------------------------------------------
+
+def readme_benchmark_summary() -> set:
+    from bench.__main__ import SCRIPTS, summary
+
+    [m] = find("README.md", r"```\n(ResNet course benchmark[^`]*?)\n```")
+    expected = summary(**{script: result(script) for script in SCRIPTS})
+    assert m.group(1) == expected, "README's benchmark summary is not bench/results' (run `python3 -m bench`'s summary)"
+    return {("README.md", t) for t in TOKEN.findall(m.group(1))}
+
+
+def readme_notebook_times() -> set:
+    covered = set()
+    rows = find("README.md", r"\| (0\d) \| \[[^\]]+\]\(notebooks/([^)]+)\.ipynb\) \|[^\n]*\| ~(\d+) (s|min) \|")
+    assert len(rows) == len(release.solution_notebooks())
+    for m in rows:
+        seconds = notebook_seconds(m.group(2))
+        quoted = int(m.group(3)) * (60 if m.group(4) == "min" else 1)
+        assert about(quoted, seconds, abs_=60 if m.group(4) == "min" else 1), \
+            f"README: notebook {m.group(1)} takes ~{m.group(3)} {m.group(4)}; bench/results says {seconds} s"
+        covered.add(("README.md", f"{m.group(3)} {m.group(4)}"))
+    return covered
+
+
+def training_minutes() -> set:
+    """'about 4 minutes' of notebook 04's training, in README and in the notebook: the benchmark's run of it."""
+    covered = set()
+    seconds = seed_runs()[1]["seconds"]
+    for where in ("README.md", "04_resnet50"):
+        for m in find(where, r"about (\d+) min(?:utes)?\b"):
+            assert about(int(m.group(1)) * 60, seconds, rel=0.15, abs_=30), \
+                f"{where}: training 'about {m.group(1)} minutes'; bench/results: {seconds} s"
+            covered.add((where, m.group(0).split(" ", 1)[1]))
+    return covered
+
+
+def accuracies() -> set:
+    runs = seed_runs()
+    others = sorted(runs[s]["final_test_accuracy"] for s in runs if s != 1)
+    first = runs[1]["final_test_accuracy"]
+    [m] = find("README.md", r"\| ([\d.]+)% with the notebook's shuffling seed; ([\d.]+)% to ([\d.]+)% with seeds 2 to 5")
+    assert [float(g) for g in m.groups()] == [round(100 * first, 1), round(100 * others[0], 1), round(100 * others[-1], 1)]
+    [m] = find("README.md", r"at least 0\.95 \(it reaches (0\.\d+)\)")
+    assert m.group(1) == f"{first:.3f}"
+    [m] = find("04_resnet50", r"reaches (0\.\d+) in these (\d+) epochs on a 2-core Intel Xeon; four other shuffling "
+                              r"seeds gave (0\.\d+) to (0\.\d+)")
+    assert m.groups() == (f"{first:.3f}", str(runs[1]["epochs"]), f"{others[0]:.3f}", f"{others[-1]:.3f}")
+    assert f"test accuracy {first:.3f}" in stored_outputs(read(REPO / "notebooks" / "04_resnet50.ipynb")), \
+        "notebook 04's stored run and the benchmark's run of seed 1 differ"
+    return {("README.md", f"{100 * first:.1f}%"), ("README.md", f"{100 * others[0]:.1f}%"),
+            ("README.md", f"{100 * others[-1]:.1f}%"), ("README.md", f"{first:.3f}"),
+            ("04_resnet50", f"{others[0]:.3f}"), ("04_resnet50", f"{others[-1]:.3f}")}
+
+
+def nearest_centroid() -> set:
+    from resnets_utils import load_dataset
+
+    x_train, y_train, x_test, y_test, _ = load_dataset()
+    a, b = x_train.reshape(len(x_train), -1) / 255.0, x_test.reshape(len(x_test), -1) / 255.0
+    centroids = np.stack([a[y_train.ravel() == c].mean(0) for c in range(6)])
+    accuracy = (np.argmin(((b[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1) == y_test.ravel()).mean()
+    [m] = find("README.md", r"\| nearest centroid on raw pixels \| (\d+)% \|")
+    assert int(m.group(1)) == round(100 * accuracy), f"nearest centroid: {accuracy:.3f}"
+    return {("README.md", f"{m.group(1)}%")}
+
+
+def resnet50_counts() -> set:
+    """Notebook 04's answer about where the parameters are: reference/resnet50_layers.json."""
+    stages = json.loads((REPO / "reference" / "resnet50_layers.json").read_text())
+    per_stage = {name: sum(layer[2] for layer in layers) for name, layers in stages.items()}
+    biggest = max(layer[2] for layers in stages.values() for layer in layers)
+    shortcut = max(layer[2] for layer in stages["conv5"] if layer[2] != biggest)
+    expected = {"stage5": per_stage["conv5"], "total": sum(per_stage.values()), "biggest": biggest,
+                "shortcut": shortcut, "stem": stages["stem"][1][2]}
+    [m] = find("04_resnet50", r"with ([\d,]+) of the ([\d,]+) parameters.*?have ([\d,]+) weights each.*?shortcut\s+"
+                              r"([\d,]+)\. The stem's convolution has ([\d,]+) parameters")
+    quoted = [int(g.replace(",", "")) for g in m.groups()]
+    assert quoted == [expected[k] for k in ("stage5", "total", "biggest", "shortcut", "stem")]
+    return {("04_resnet50", g) for g in m.groups()}
+
+
+def family_growth() -> set:
+    """Notebook 05's '5% only' and 'by 17%', from the family table the notebook prints."""
+    out = stored_outputs(read(REPO / "notebooks" / "05_resnet_family.ipynb"))
+    row = {int(m.group(1)): (int(m.group(2).replace(",", "")), float(m.group(3)))
+           for m in re.finditer(r"^\s+(\d+)\s+\w+\s+([\d,]+)\s.*?(\d+\.\d{3})\s+[\d.]+\s+[+-]", out, re.M)}
+    params, macs = row[50][0] / row[34][0] - 1, row[50][1] / row[34][1] - 1
+    [m] = find("05_resnet_family", r"multiply-adds grow\s+by (\d+)% only.*?the parameters grow more, by (\d+)%")
+    assert (int(m.group(1)), int(m.group(2))) == (round(100 * macs), round(100 * params))
+    return {("05_resnet_family", f"{m.group(1)}%"), ("05_resnet_family", f"{m.group(2)}%")}
+
+
+def family_build_time() -> set:
+    [row] = [n for n in result("course_time")["notebooks"] if n["notebook"] == "05_resnet_family.ipynb"]
+    [cell] = [c for c in row["slowest"] if c["starts"].startswith("rows = family_table")]
+    [m] = find("05_resnet_family", r"our 10 networks, about (\d+) seconds")
+    assert about(int(m.group(1)), cell["seconds"], rel=0.3, abs_=2)
+    return {("05_resnet_family", f"{m.group(1)} seconds")}
+
+
+def judge_tolerance() -> set:
+    from resnets_course.judge import TOLERANCE
+
+    [m] = find("README.md", r"within ±([\d.]+) \(plus ([\d.]+)% of the number\)")
+    assert (float(m.group(1)), float(m.group(2)) / 100) == (TOLERANCE["abs"], TOLERANCE["rel"])
+    return set()
+
+
+SOURCES = [readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
+           resnet50_counts, family_growth, family_build_time, judge_tolerance]
+
+
+@pytest.mark.parametrize("check", SOURCES, ids=lambda f: f.__name__)
+def test_quoted_number_matches_its_source(check):
+    check()
+
+
+def test_every_measured_looking_number_has_a_source():
+    covered = set().union(*(check() for check in SOURCES))
+    unsourced = []
+    for where, text in texts().items():
+        printed = "" if where == "README.md" else stored_outputs(read(REPO / "notebooks" / f"{where}.ipynb"))
+        for m in TOKEN.finditer(text):
+            token = m.group(0)
+            if (where, token) in covered or (where, token) in NOT_MEASURED or (printed and token in printed):
+                continue
+            unsourced.append(f"{where}: {token!r} in '…{text[max(0, m.start() - 60):m.end() + 20]}…'".replace("\n", " "))
+    assert not unsourced, ("numbers quoted without a source (print them from a cell, check them here against "
+                           "bench/results, or list them in NOT_MEASURED with the reason):\n" + "\n".join(unsourced))
+
+
+def test_check_trainings_hint_quotes_the_benchmarks_accuracies(monkeypatch):
+    """The hint of notebook 04's accuracy check quotes the same runs, and does not send students to tune EPOCHS."""
+    from resnets_course.checks.models import check_training
+    from resnets_utils import QUICK_ENV, CheckFailed
+
+    monkeypatch.delenv(QUICK_ENV, raising=False)
+    with pytest.raises(CheckFailed) as failed:
+        check_training(0.5)
+    runs = seed_runs()
+    others = sorted(runs[s]["final_test_accuracy"] for s in runs if s != 1)
+    hint = " ".join(str(failed.value).split())
+    assert f"reaches {runs[1]['final_test_accuracy']:.3f}" in hint
+    assert f"gave {others[0]:.3f} to {others[-1]:.3f}" in hint
+    assert "do not raise EPOCHS" in hint and "set EPOCHS" not in hint
+
+
+def test_the_scanner_finds_a_stale_quote():
+    """The test can fail: a quoted time that no source backs is reported."""
+    assert TOKEN.findall("takes about 6 min, 52 img/s, 0.983 accuracy, 23,600,006 weights and 96.7%") == [
+        "6 min", "52 img/s", "0.983", "23,600,006", "96.7%"]
+    assert not about(6 * 60, seed_runs()[1]["seconds"], rel=0.15, abs_=30)
