@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.release import REPO, SOLUTIONS, LINK, ReleaseError, regions, relink, role, tags
+from tools.release import LINK, REPO, SOLUTIONS, ReleaseError, relink, rewrite_regions, role, tags
 
 ASSIGNMENTS = {
     "01_residual_equations": ["01_residual_equations"],
@@ -90,13 +90,7 @@ def _marked_region(lines: list[str]) -> list[str]:
 
 def with_solution_markers(source: str) -> str:
     """A graded cell's source with nbgrader's solution markers in its START/END CODE HERE regions."""
-    lines = source.split("\n")
-    spans = regions(source)
-    if not spans:
-        raise ReleaseError("a cell tagged 'graded' has no START CODE HERE region")
-    for start, end in reversed(spans):
-        lines[start:end] = _marked_region(lines[start:end])
-    return "\n".join(lines)
+    return rewrite_regions(source, _marked_region)
 
 
 def student_source(source: str, stub: str = "# YOUR CODE HERE\nraise NotImplementedError()") -> str:

@@ -95,14 +95,19 @@ def blank_region(lines: list[str]) -> list[str]:
     return out[:-1]
 
 
-def blank_graded(source: str) -> str:
+def rewrite_regions(source: str, rewrite) -> str:
+    """A graded cell's source with the lines of each START/END region (markers excluded) passed through ``rewrite``."""
     lines = source.split("\n")
     spans = regions(source)
     if not spans:
         raise ReleaseError("a cell tagged 'graded' has no START CODE HERE region")
     for start, end in reversed(spans):
-        lines[start:end] = blank_region(lines[start:end])
+        lines[start:end] = rewrite(lines[start:end])
     return "\n".join(lines)
+
+
+def blank_graded(source: str) -> str:
+    return rewrite_regions(source, blank_region)
 
 
 def fill_graded(student_source: str, solution_source: str) -> str:
