@@ -258,7 +258,7 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
 
     # On a cluster of other machines each worker runs alone on its own share; here, jobs share this machine.
     share = Share(1) if scheduler else Share(min(jobs, max(1, len(subs))))
-    cluster = None
+    cluster, own_client = None, client is None
     if client is None:
         if scheduler:
             client = Client(scheduler)
@@ -274,8 +274,9 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
             print(f"checked {sub.student}: {sub.filename}", flush=True)
         return client.gather(futures)
     finally:
-        if cluster is not None:
+        if own_client:   # a client left open keeps reconnecting to a cluster that may be gone
             client.close()
+        if cluster is not None:
             cluster.close()
 
 
