@@ -56,3 +56,26 @@ def test_summary_reads_the_four_measurements_from_the_results():
     assert f"{results['course_time']['total_seconds']:.0f} s (" in text
     results["time_to_accuracy"]["runs"][0]["first_reached"] = None
     assert "not reached in" in summary(**results)
+
+
+def test_grading_benchmark_class_mixes_correct_wrong_and_blank_work(tmp_path):
+    from bench import grading
+    from tests.submissions import tagged
+
+    kinds = grading.write_class(tmp_path, students=4, resnet50=1)
+    assert sorted(kinds.values()) == ["blank", "correct", "correct", "wrong"]
+    handed_in = {student: sorted(p.stem for p in (tmp_path / student).glob("*.ipynb")) for student in kinds}
+    assert handed_in["s00-correct"] == sorted(grading.NOTEBOOKS + ("04_resnet50",))   # 04 only from correct work
+    assert handed_in["s03-correct"] == handed_in["s01-wrong"] == sorted(grading.NOTEBOOKS)
+    for name in grading.NOTEBOOKS:
+        graded = {kind: [c.source for _, c in tagged(grading.submission(name, kind), "graded")] for kind in grading.KINDS}
+        assert graded["wrong"] != graded["correct"] != graded["blank"], name   # every notebook has a wrong answer
+
+
+def test_grading_benchmark_table_gives_the_speed_up_over_serial():
+    from bench.grading import table
+
+    runs = [{"mode": "serial", "seconds": 120.0, "submissions_per_minute": 24.0, "same_rows_as_serial": None},
+            {"mode": "jobs 2", "seconds": 80.0, "submissions_per_minute": 36.0, "same_rows_as_serial": True}]
+    text = table(runs, {"cpu": "a CPU", "threads": 2}, 48)
+    assert "1.50x" in text and "1.00x" in text and text.startswith("Grading 48 submissions")

@@ -4,6 +4,7 @@
     python -m tools.release --check               # exit 1 if the committed release is out of date
     python -m tools.release --student-bundle OUT/ # what an instructor publishes to students
     python -m tools.release --upgrade OLD.ipynb   # a student's work moved into the current release
+    python -m tools.release --nbgrader OUT/       # an nbgrader source/ tree (tools/nbgrader_export.py)
 
 In cells tagged `graded`, the code between `### START CODE HERE ###` and `### END CODE HERE ###`
 becomes placeholders: comments stay (they guide), each run of code lines becomes one `None`
@@ -97,14 +98,19 @@ def blank_region(lines: list[str]) -> list[str]:
     return out[:-1]
 
 
-def blank_graded(source: str) -> str:
+def rewrite_regions(source: str, rewrite) -> str:
+    """A graded cell's source with the lines of each START/END region (markers excluded) passed through ``rewrite``."""
     lines = source.split("\n")
     spans = regions(source)
     if not spans:
         raise ReleaseError("a cell tagged 'graded' has no START CODE HERE region")
     for start, end in reversed(spans):
-        lines[start:end] = blank_region(lines[start:end])
+        lines[start:end] = rewrite(lines[start:end])
     return "\n".join(lines)
+
+
+def blank_graded(source: str) -> str:
+    return rewrite_regions(source, blank_region)
 
 
 def fill_graded(student_source: str, solution_source: str) -> str:
@@ -397,10 +403,19 @@ def main(argv=None) -> int:
     parser.add_argument("--upgrade", type=Path, metavar="OLD", help="move a student notebook's graded cells into "
                                                                     "the current release (in place, keeping a copy)")
     parser.add_argument("--out", type=Path, help="with --upgrade: write the upgraded notebook here instead")
+    parser.add_argument("--nbgrader", type=Path, metavar="OUT", help="write an nbgrader course's source/ assignments "
+                                                                     "(and nbgrader_config.py) to OUT/")
     args = parser.parse_args(argv)
     try:
         if args.upgrade:
             upgrade(args.upgrade, args.out)
+            return 0
+        if args.nbgrader:
+            from tools.nbgrader_export import export
+
+            for assignment, paths in export(args.nbgrader).items():
+                print(f"{assignment}: {', '.join(p.name for p in paths)}")
+            print(f"wrote the nbgrader source/ tree to {args.nbgrader}; then, there: nbgrader generate_assignment NAME")
             return 0
         if args.student_bundle:
             rid = student_bundle(args.student_bundle)
