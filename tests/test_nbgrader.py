@@ -57,6 +57,14 @@ def test_points_sit_only_on_locked_cells_that_call_the_exercises_check(exported)
     assert scored == points and sum(scored.values()) == 100
 
 
+def test_the_answers_to_the_questions_stay_out(exported):
+    """nbgrader gives students the source's markdown as it is, so the export leaves the answers out."""
+    solutions = "".join(c.source for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb") for c in read(p).cells)
+    assert "<summary>Answer</summary>" in solutions
+    for name, nb in exported_notebooks(exported).items():
+        assert not any("<summary>Answer</summary>" in c.source for c in nb.cells), name
+
+
 def test_the_student_version_keeps_the_guides_and_compiles(exported):
     for name, nb in exported_notebooks(exported).items():
         for cell in nb.cells:

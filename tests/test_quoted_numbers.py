@@ -32,6 +32,7 @@ NOT_MEASURED = {
     ("README.md", "300 s"): "tools.grade's default --cell-timeout, a setting",
     ("README.md", "1200 s"): "tools.grade's default --timeout, a setting",
     ("README.md", "30 minutes"): "the limit CI keeps the test command under, a requirement (.ci/run)",
+    ("README.md", "30 s"): "nbgrader's default cell timeout, a setting of nbgrader",
     ("04_resnet50", "5%"): "the augmentation's shift, a setting of the recipe (RandomTranslation(0.05, ...))",
     ("05_resnet_family", "4.92%"): "published: He et al. 2016, Table 3",
     ("05_resnet_family", "7.61%"): "published: He et al. 2016, Table 3",
@@ -189,6 +190,17 @@ def family_build_time() -> set:
     return {("05_resnet_family", f"{m.group(1)} seconds")}
 
 
+def grading_speed() -> set:
+    """README's submissions per minute, one by one, with --jobs 2 and on a cluster: bench.grading's run."""
+    [path] = sorted(RESULTS.glob("grading-*.json"))
+    runs = {run["mode"]: run for run in json.loads(path.read_text())["runs"]}
+    [m] = find("README.md", r"graded at ([\d.]+)\s+submissions a minute one by one, ([\d.]+) with `--jobs 2` and "
+                            r"([\d.]+) on a 2-worker cluster")
+    for quoted, mode in zip(m.groups(), ("serial", "jobs 2", "cluster")):
+        assert float(quoted) == round(runs[mode]["submissions_per_minute"], 1), (mode, quoted)
+    return set()
+
+
 def judge_tolerance() -> set:
     from resnets_course.judge import TOLERANCE
 
@@ -198,7 +210,7 @@ def judge_tolerance() -> set:
 
 
 SOURCES = [readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
-           resnet50_counts, family_growth, family_build_time, judge_tolerance]
+           resnet50_counts, family_growth, family_build_time, grading_speed, judge_tolerance]
 
 
 @pytest.mark.parametrize("check", SOURCES, ids=lambda f: f.__name__)

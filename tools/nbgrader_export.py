@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 
-from tools.release import LINK, REPO, SOLUTIONS, ReleaseError, relink, rewrite_regions, role, tags
+from tools.release import LINK, REPO, SOLUTIONS, ReleaseError, relink, rewrite_regions, role, strip_answers, tags
 
 ASSIGNMENTS = {
     "01_residual_equations": ["01_residual_equations"],
@@ -125,7 +125,8 @@ def nbgrader_notebook(nb):
     scored = set()
     for index, cell in enumerate(nb.cells):
         if cell.cell_type == "markdown":
-            cell.source = relink(cell.source, SOLUTIONS, REPO)   # images/ sits beside the notebook
+            # images/ sits beside the notebook; the answers to the Questions stay out of what students get
+            cell.source = relink(strip_answers(cell.source), SOLUTIONS, REPO)
             continue
         if cell.cell_type != "code":
             continue
