@@ -17,9 +17,12 @@ from resnets_course.checks.numpy_checks import (check_residual_block_backward, c
 from resnets_course.data import load_dataset, load_image
 from resnets_course.environment import (DATASETS, IMAGES, PINS, QUICK_ENV, REPO, SEED, check_environment,
                                         import_tensorflow_quietly, installed_version, quick_run)
+from resnets_course.degradation import figure4_findings, figure4_runs, plot_figure4
 from resnets_course.errors import CheckFailed, CourseError, DatasetError
 from resnets_course.exercises import import_exercise, require
-from resnets_course.numpy_blocks import example, gradient_norms, path_lengths, relu, train_mlp
+from resnets_course.numpy_blocks import (DEGRADATION_NETS, GRADIENT_STACKS, INITIALISATIONS, degradation_findings,
+                                        degradation_runs, example, first_step_below, gradient_norms, gradient_runs,
+                                        path_lengths, relu, train_mlp)
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_history, plot_misclassified,
                                   plot_prediction, plot_samples, save_fig)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,

@@ -36,6 +36,12 @@ def _seconds(cell) -> float:
     return (end - start).total_seconds()
 
 
+def _first_code_line(source: str) -> str:
+    """A cell's first line that is not a comment (nbval markers and notes say nothing about what runs)."""
+    lines = [line for line in source.strip().split("\n") if line.strip()]
+    return next((line for line in lines if not line.lstrip().startswith("#")), lines[0] if lines else "")
+
+
 def time_notebook(path: Path, workdir: Path, timeout: int = 1200) -> dict:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
@@ -43,7 +49,7 @@ def time_notebook(path: Path, workdir: Path, timeout: int = 1200) -> dict:
     start = time.perf_counter()
     client.execute()
     wall = time.perf_counter() - start
-    cells = [(i, _seconds(c), c.source.strip().split("\n")[0][:60])
+    cells = [(i, _seconds(c), _first_code_line(c.source)[:60])
              for i, c in enumerate(c for c in nb.cells if c.cell_type == "code")]
     slowest = sorted(cells, key=lambda c: -c[1])[:3]
     return {"notebook": path.name, "seconds": round(wall, 1), "cells_seconds": round(sum(c[1] for c in cells), 1),

@@ -107,11 +107,36 @@ def spiral_data(m: int = 300, seed: int = 0):
     return x, label
 
 
+class Adam:
+    """Adam (Kingma and Ba's defaults) over a list of arrays, which become views into one flat vector
+    (``self.params``, in the same order), so one step updates them all in a few array operations."""
+
+    def __init__(self, arrays, lr: float):
+        self.flat = np.concatenate([np.ravel(v) for v in arrays])
+        self.grad, self.m1, self.m2 = np.zeros_like(self.flat), np.zeros_like(self.flat), np.zeros_like(self.flat)
+        ends = np.cumsum([np.size(v) for v in arrays])
+        self.params = [self.flat[end - np.size(v):end].reshape(np.shape(v)) for v, end in zip(arrays, ends)]
+        self._grads = [self.grad[end - np.size(v):end].reshape(np.shape(v)) for v, end in zip(arrays, ends)]
+        self.lr, self.steps = lr, 0
+
+    def step(self, grads) -> None:
+        """Update every parameter in place from its gradient (``grads`` in the order of ``self.params``)."""
+        for view, g in zip(self._grads, grads):
+            view[...] = g
+        self.steps += 1
+        self.m1 *= 0.9
+        self.m1 += 0.1 * self.grad
+        self.m2 *= 0.999
+        self.m2 += 0.001 * self.grad * self.grad
+        self.flat -= self.lr * (self.m1 / (1 - 0.9 ** self.steps)) / (np.sqrt(self.m2 / (1 - 0.999 ** self.steps)) + 1e-8)
+
+
 def train_mlp(blocks: int, skip: bool, steps: int = 500, width: int = 16, lr: float = 0.002, seed: int = 0,
               scale: float = 2.0, last: float = 1.0):
     """Train a stack of blocks (with or without skips) on the spirals with Adam; return the loss per step.
 
-    Input layer 2 -> width, then ``blocks`` blocks of two layers each, then a logistic output.
+    Input layer 2 -> width, then ``blocks`` blocks of two layers each, then a logistic output. The blocks are
+    initialised W ~ N(0, scale / fan_in) (2: He, the default; 1: LeCun), their second layers times ``last``.
     """
     rng = np.random.default_rng(seed)
     x, y = spiral_data()
@@ -119,8 +144,10 @@ def train_mlp(blocks: int, skip: bool, steps: int = 500, width: int = 16, lr: fl
     W_in, b_in = rng.standard_normal((width, 2)) * np.sqrt(2 / 2), np.zeros((width, 1))
     params = [init_block(width, width, rng, scale, last) for _ in range(blocks)]
     w_out, b_out = rng.standard_normal((1, width)) * np.sqrt(1 / width), np.zeros((1, 1))
-    flat = [W_in, b_in] + [p[k] for p in params for k in ("W1", "b1", "W2", "b2")] + [w_out, b_out]
-    moments = [(np.zeros_like(v), np.zeros_like(v)) for v in flat]
+    adam = Adam([W_in, b_in] + [p[k] for p in params for k in ("W1", "b1", "W2", "b2")] + [w_out, b_out], lr)
+    views = adam.params
+    W_in, b_in, w_out, b_out = views[0], views[1], views[-2], views[-1]
+    params = [dict(zip(("W1", "b1", "W2", "b2"), views[2 + 4 * i:6 + 4 * i])) for i in range(blocks)]
     losses = []
     for step in range(1, steps + 1):
         h0 = relu(W_in @ x + b_in)
@@ -129,21 +156,67 @@ def train_mlp(blocks: int, skip: bool, steps: int = 500, width: int = 16, lr: fl
         prob = 1 / (1 + np.exp(-np.clip(logits, -30, 30)))
         losses.append(float(-np.mean(y * np.log(prob + 1e-12) + (1 - y) * np.log(1 - prob + 1e-12))))
         dlogits = (prob - y) / m
-        g_out = [dlogits @ a.T, dlogits.sum(axis=1, keepdims=True)]
         da, block_grads = stack_backward(w_out.T @ dlogits, caches, skip)
         dz0 = da * (h0 > 0)
         grads = [dz0 @ x.T, dz0.sum(axis=1, keepdims=True)]
         for g in block_grads:
             grads += [g["dW1"], g["db1"], g["dW2"], g["db2"]]
-        grads += g_out
-        for i, (v, g) in enumerate(zip(flat, grads)):   # Adam, updating the arrays in place
-            m1, m2 = moments[i]
-            m1 *= 0.9
-            m1 += 0.1 * g
-            m2 *= 0.999
-            m2 += 0.001 * g * g
-            v -= lr * (m1 / (1 - 0.9 ** step)) / (np.sqrt(m2 / (1 - 0.999 ** step)) + 1e-8)
+        grads += [dlogits @ a.T, dlogits.sum(axis=1, keepdims=True)]
+        adam.step(grads)
     return np.array(losses)
+
+
+# W ~ N(0, scale / fan_in): LeCun keeps a linear layer's variance, so a ReLU layer halves it; He doubles it back.
+INITIALISATIONS = {"LeCun": 1.0, "He": 2.0}
+
+# Notebook 01's gradient experiment: (initialisation, stack) -> gradient_norms' arguments. ``last=0`` starts the
+# last layer of every branch at zero, so every block starts as the identity (zero-gamma, Goyal et al. 2017).
+GRADIENT_STACKS = {("LeCun", "plain"): {"skip": False}, ("LeCun", "residual"): {"skip": True},
+                   ("He", "plain"): {"skip": False}, ("He", "residual"): {"skip": True},
+                   ("He", "residual, each branch's last layer at zero"): {"skip": True, "last": 0.0}}
+
+
+def gradient_runs(seeds=range(1, 6), blocks: int = 25) -> dict:
+    """``gradient_norms`` of each stack of ``GRADIENT_STACKS`` per seed: key -> norms, shape (len(seeds), blocks)."""
+    return {(init, name): np.array([gradient_norms(blocks, seed=seed, scale=INITIALISATIONS[init], **kwargs)
+                                    for seed in seeds])
+            for (init, name), kwargs in GRADIENT_STACKS.items()}
+
+# The nets of notebook 01's degradation experiment, all He-initialised; each residual branch's last layer starts at
+# zero, so every block starts as the identity (the NumPy form of a zero-initialised last BatchNorm gamma).
+DEGRADATION_NETS = {"plain, 2 blocks": {"blocks": 2, "skip": False},
+                    "plain, 20 blocks": {"blocks": 20, "skip": False},
+                    "residual, 20 blocks": {"blocks": 20, "skip": True, "last": 0.0}}
+
+
+def degradation_runs(seeds=range(1, 6), steps: int = 500) -> dict:
+    """Train each net of ``DEGRADATION_NETS`` once per seed: name -> losses, shape (len(seeds), steps)."""
+    return {name: np.array([train_mlp(steps=steps, seed=seed, **net) for seed in seeds])
+            for name, net in DEGRADATION_NETS.items()}
+
+
+def first_step_below(losses, level: float):
+    """Per row of ``losses``, the first step (counted from 1) whose loss is below ``level``; None if it never is."""
+    return [int(np.argmax(row < level)) + 1 if (row < level).any() else None for row in np.atleast_2d(losses)]
+
+
+def degradation_findings(runs: dict, fits: float = 0.01, stalls: float = 0.1) -> dict:
+    """What notebook 01 says about ``degradation_runs``, each claim -> whether it holds for these runs.
+
+    A net *fits* when its mean loss over the last 100 steps is below ``fits``, *stalls* when it is above ``stalls``.
+    Only claims that hold on every seed 1..5 and do not depend on the last bits of the arithmetic are made: the
+    deep plain net's training is chaotic (which seeds stall changes with the CPU's BLAS kernels), the others' is not.
+    """
+    final = {name: losses[:, -100:].mean(axis=1) for name, losses in runs.items()}
+    first = {name: [np.inf if s is None else s for s in first_step_below(losses, fits)] for name, losses in runs.items()}
+    plain2, plain20, residual = "plain, 2 blocks", "plain, 20 blocks", "residual, 20 blocks"
+    return {
+        f"{plain2} fits on every seed": bool((final[plain2] < fits).all()),
+        f"{residual} fits on every seed": bool((final[residual] < fits).all()),
+        f"{residual} is the first below {fits} on every seed":
+            all(r < min(a, b) for r, a, b in zip(first[residual], first[plain2], first[plain20])),
+        f"{plain20} stalls (loss > {stalls}) on some seeds": bool((final[plain20] > stalls).any()),
+    }
 
 
 def path_lengths(blocks: int) -> np.ndarray:

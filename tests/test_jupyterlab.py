@@ -17,7 +17,7 @@ import urllib.request
 
 import pytest
 
-from block_checks import _RETURNED_NONE
+from resnets_course.checks.messages import RETURNED_NONE
 from tests.browser_tools import BROKEN_IMAGES, PageWatch, browser, load_images, screenshot
 from tests.notebook_tools import REPO, read, readme_lab_command
 from tools.release import fill_graded
@@ -141,7 +141,7 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
 
         _run_all(page)
         hint = _output(page, checks[0])
-        assert _RETURNED_NONE.split(".")[0] in hint and "CheckFailed" in hint, hint
+        assert RETURNED_NONE.split(".")[0] in hint and "CheckFailed" in hint, hint
         screenshot(page, "jupyterlab-1-hint")
 
         # The student's keyboard: select the graded cell's text, put the solution in its place.

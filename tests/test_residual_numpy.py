@@ -112,3 +112,40 @@ def test_plain_gradients_vanish_and_residual_ones_do_not():
 def test_path_counts():
     assert rn.path_lengths(3).tolist() == [1, 3, 3, 1]
     assert rn.path_lengths(16).sum() == 2 ** 16
+
+
+SEEDS = range(1, 6)
+
+
+def test_gradient_claims_hold_for_every_seed():
+    """What notebook 01 says about its gradient plot, for each of its seeds 1..5 and both initialisations."""
+    runs = rn.gradient_runs(SEEDS)
+    ratio = {key: norms[:, 0] / norms[:, -1] for key, norms in runs.items()}
+    assert (ratio["LeCun", "plain"] < 1e-7).all()                    # vanishes: "1e-7 or less"
+    assert (ratio["He", "plain"] > 1e-4).all() and (ratio["He", "plain"] < 10).all()   # "a few orders of magnitude"
+    assert (ratio["LeCun", "residual"] > 10).all() and (ratio["LeCun", "residual"] < 200).all()   # "tens of times"
+    assert (ratio["He", "residual"] > 1e4).all()                     # "ten thousand times and more"
+    assert (ratio["He", "residual, each branch's last layer at zero"] == 1).all()   # blocks start as the identity
+
+
+def test_degradation_claims_hold_for_every_seed():
+    """Notebook 01's degradation experiment, seeds 1..5: every statement it prints holds."""
+    runs = rn.degradation_runs(SEEDS)
+    assert all(runs[name].shape == (5, 500) for name in rn.DEGRADATION_NETS)
+    findings = rn.degradation_findings(runs)
+    assert findings and all(findings.values()), findings
+
+
+def test_findings_can_fail():
+    """The statements are real tests: a residual net that stalls, or a deep plain net that always fits, breaks them."""
+    steps = np.arange(1, 501)
+    good, stalled = np.tile(1 / steps, (5, 1)), np.full((5, 500), 0.5)
+    runs = {"plain, 2 blocks": good * 2, "plain, 20 blocks": good * 3, "residual, 20 blocks": good}
+    assert rn.degradation_findings(runs) == {**rn.degradation_findings(runs), "plain, 20 blocks stalls (loss > 0.1) on "
+                                             "some seeds": False}
+    assert not all(rn.degradation_findings({**runs, "residual, 20 blocks": stalled}).values())
+
+
+def test_first_step_below():
+    assert rn.first_step_below(np.array([[1.0, 0.5, 0.005, 0.001], [1.0, 1.0, 1.0, 1.0]]), 0.01) == [3, None]
+
