@@ -52,7 +52,6 @@ def create_training_variables(model, x, y) -> None:
     model.reset_metrics()
 
 
-
 def compile_for_training(model, optimizer, x, y, loss: str = "categorical_crossentropy",
                          metrics=("accuracy",)) -> None:
     """Compile ``model`` for ``fit`` as notebook 04 trains it, and create its training variables.
