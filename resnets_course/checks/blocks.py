@@ -235,8 +235,9 @@ def _check_call(spec: BlockSpec, tr, case: Case):
         fail(name, f"the function returned a {type(tr.output).__name__}, not a tensor. Return X, the output of the "
                    f"{'addition' if spec.preact else 'final ReLU'}.")
     if spec.template:
-        _check_template_convs(spec, tr, case)
-    _check_padding_and_axis(name, tr)
+        _check_template_convs(spec, tr, case)   # checks the padding and the axis too, after the kernel sizes
+    else:
+        _check_padding_and_axis(name, tr)
     if tr.error is not None:
         msg = str(tr.error).split("\n")[0]
         if "incompatible shapes" in msg.lower() or "must have the same shape" in msg.lower():
