@@ -246,7 +246,8 @@ def test_check_trainings_hint_quotes_the_benchmarks_accuracies(monkeypatch):
     hint = " ".join(str(failed.value).split())
     assert f"reaches {runs[1]['final_test_accuracy']:.3f}" in hint
     assert f"gave {others[0]:.3f} to {others[-1]:.3f}" in hint
-    assert "do not raise EPOCHS" in hint and "set EPOCHS" not in hint
+    assert "EPOCHS" not in hint, "the hint must not send students to tune EPOCHS until the test set passes"
+    assert "validation curve" in hint and "course's settings" in hint and "instructor" in hint
 
 
 def test_the_scanner_finds_a_stale_quote():
