@@ -37,14 +37,14 @@ def summary(course_time: dict, train_speed: dict, time_to_accuracy: dict) -> str
         ("first epoch (tracing)", f"{course['first_epoch_seconds']:.1f} s ({course['tracing_overhead_seconds']:.1f} s "
                                   f"more than an epoch)"),
         ("achieved GFLOP/s", f"{course['gflops']:.0f}{of_peak}"),
-        (f"time to >= {target:.0%} test accuracy",
+        (f"time to >= {target:.0%} validation accuracy",
          (f"{reached['seconds']:.0f} s (epoch {reached['epoch']} of {run['epochs']}, seed {run['seed']})"
           if reached else f"not reached in {run['epochs']} epochs (seed {run['seed']})")
-         + f"; final {run['final_test_accuracy']:.3f}"),
+         + f"; final test accuracy {run['final_test_accuracy']:.3f}"),
     ]
     title = (f"ResNet course benchmark on {machine['cpu']} ({machine['threads']} threads), "
              f"TF {machine['tensorflow']}, Keras {machine['keras']}")
-    return "\n".join([title] + [f"  {name:<30} {value}" for name, value in rows])
+    return "\n".join([title] + [f"  {name:<34} {value}" for name, value in rows])
 
 
 def main() -> None:

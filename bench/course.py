@@ -1,9 +1,14 @@
-"""The course's own ResNet-50 and training recipe, read from the solution notebooks."""
+"""The course's own ResNet-50, training recipe and data split, read from the solution notebooks; and the
+data generator, for the stress set."""
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import io
 import json
+from functools import lru_cache
 
-from resnets_utils import REPO, import_exercise, load_dataset
+from resnets_utils import REPO, import_exercise
 
 NOTEBOOKS = REPO / "notebooks"
 
@@ -15,11 +20,21 @@ def course_resnet50():
     return import_exercise("04_resnet50.ipynb", "ResNet50", folder=NOTEBOOKS, namespace=blocks)
 
 
+def notebook_04_cell(marker: str) -> str:
+    """The source of the one code cell of notebook 04 that contains ``marker``."""
+    cells = json.loads((NOTEBOOKS / "04_resnet50.ipynb").read_text())["cells"]
+    [source] = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and marker in "".join(c["source"])]
+    return source
+
+
 def recipe_cell() -> str:
     """The source of notebook 04's training-recipe cell (the one that sets EPOCHS)."""
-    cells = json.loads((NOTEBOOKS / "04_resnet50.ipynb").read_text())["cells"]
-    [source] = ["".join(c["source"]) for c in cells if c["cell_type"] == "code" and "EPOCHS =" in "".join(c["source"])]
-    return source
+    return notebook_04_cell("EPOCHS =")
+
+
+def data_cell() -> str:
+    """The source of notebook 04's data cell (the one that holds the validation images out)."""
+    return notebook_04_cell("hold_out_validation(")
 
 
 def apply_recipe(model, x_train, y_train) -> dict:
@@ -31,10 +46,22 @@ def apply_recipe(model, x_train, y_train) -> dict:
 
 
 def signs_for_training():
-    """(x_train, y_train, x_test, y_test) as notebook 04 feeds them to fit: pixels in [0, 1], one-hot labels."""
-    import keras
+    """``(train, validation, test)``, each an ``(x, y)`` pair as notebook 04 feeds them to ``fit`` and
+    ``evaluate``: pixels in [0, 1] (float32), one-hot labels. Notebook 04's own data cell makes them, so the
+    validation images are the ones the notebook holds out of the training file."""
     import numpy as np
 
-    x_train, y_train, x_test, y_test, _ = load_dataset()
-    return ((x_train / 255.0).astype(np.float32), keras.utils.to_categorical(y_train.ravel(), 6),
-            (x_test / 255.0).astype(np.float32), keras.utils.to_categorical(y_test.ravel(), 6))
+    ns = {}
+    with contextlib.redirect_stdout(io.StringIO()):   # the cell prints the shapes for the student
+        exec("import keras\nfrom resnets_utils import hold_out_validation, load_dataset\n" + data_cell(), ns)
+    return tuple((ns[f"X_{part}"].astype(np.float32), ns[f"Y_{part}"]) for part in ("train", "val", "test"))
+
+
+@lru_cache(maxsize=None)
+def make_signs():
+    """datasets/make_signs.py, the course's data generator, as a module (it is a script beside the data,
+    not part of a package)."""
+    spec = importlib.util.spec_from_file_location("make_signs", REPO / "datasets" / "make_signs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

@@ -4,16 +4,17 @@
     python -m bench.train_speed --xla --bf16        # also the course model with XLA, and with bfloat16 mixed precision
     python -m bench.train_speed --fused-reference   # also keras.applications with the course's fast BatchNorm
 
-Both models train on the 1080 SIGNS images at 64x64, batch 32, Adam, no augmentation (this measures the
-model, not the input pipeline). The first epoch, which traces the training step, is timed apart; then
-the models take turns for --rounds epochs each, so that a slower or busier machine affects both alike,
-and the median epoch gives images/s. Achieved GFLOP/s counts 2 FLOPs per multiply-add and a training
-step as 3 forward passes (forward, and the two products of the backward pass); the FP32 peak assumes
-2 FMA units per core (64 FP32 FLOPs per cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at
-the nominal clock, so the fraction is an estimate. The course's model trains with BatchNormalization on
-TensorFlow's fused kernel, as check_environment() sets it up (resnets_course.keras_internals), and
-keras.applications with Keras's own code; --fused-reference adds keras.applications on the fused kernel,
-to show how much of the difference that layer makes.
+Both models train on notebook 04's training images (the SIGNS training file less its validation images)
+at 64x64, batch 32, Adam, no augmentation (this measures the model, not the input pipeline). The first
+epoch, which traces the training step, is timed apart; then the models take turns for --rounds epochs
+each, so that a slower or busier machine affects both alike, and the median epoch gives images/s.
+Achieved GFLOP/s counts 2 FLOPs per multiply-add and a training step as 3 forward passes (forward, and
+the two products of the backward pass); the FP32 peak assumes 2 FMA units per core (64 FP32 FLOPs per
+cycle with AVX-512 on Intel, 32 with AVX2 or on AMD Zen 4) at the nominal clock, so the fraction is an
+estimate. The course's model trains with BatchNormalization on TensorFlow's fused kernel, as
+check_environment() sets it up (resnets_course.keras_internals), and keras.applications with Keras's own
+code; --fused-reference adds keras.applications on the fused kernel, to show how much of the difference
+that layer makes.
 Results go to bench/results/train_speed-<machine>.json.
 """
 from __future__ import annotations
@@ -84,7 +85,7 @@ def main(argv=None):
     from resnets_utils import multiply_adds
 
     check_environment()
-    x, y, *_ = signs_for_training()
+    (x, y), *_ = signs_for_training()   # notebook 04's training images: its epoch is a student's epoch
     batches = test_batches(x, y, BATCH)   # in order, not augmented: this measures the model, not the pipeline
     kinds = (["course", "keras.applications"] + ["keras.applications+fused-bn"] * args.fused_reference
              + ["course-xla"] * args.xla + ["course-bf16"] * args.bf16)

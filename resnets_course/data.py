@@ -1,5 +1,5 @@
 """The SIGNS data: reading the HDF5 files (the course's generated ones or the original ones, unchanged),
-and reading a photo of one's own."""
+holding validation images out of the training file, and reading a photo of one's own."""
 from __future__ import annotations
 
 import os
@@ -58,6 +58,49 @@ def load_dataset(path: str | os.PathLike | None = None):
     x_train, y_train, classes = _read_split(folder, "train")
     x_test, y_test, _ = _read_split(folder, "test")
     return x_train, y_train.reshape(1, -1), x_test, y_test.reshape(1, -1), classes
+
+
+def hold_out_validation(X, Y, per_class: int = 15, seed: int = 0):
+    """Split a validation set off the training images: ``per_class`` images of every class, drawn at random.
+
+    ``X`` holds the images (m, ...) and ``Y`` their integer labels, shaped (1, m) as ``load_dataset``
+    returns them, or (m,). Returns ``(X_train, Y_train), (X_val, Y_val)``, the labels shaped as ``Y``
+    was. The draw depends only on ``seed``; both parts keep the order the images had in ``X``, so the
+    training images are the file's, less the held-out ones. Every class found in ``Y`` gives exactly
+    ``per_class`` images (stratified), so validation is as balanced as the file.
+    """
+    X, Y = np.asarray(X), np.asarray(Y)
+    if Y.ndim == 2 and Y.shape[0] == 1:
+        labels = Y[0]
+    elif Y.ndim == 1:
+        labels = Y
+    else:
+        raise DatasetError(
+            f"the labels have shape {Y.shape}; expected (1, m) as load_dataset returns them, or (m,). "
+            f"Hold out the validation images before one-hot encoding the labels.")
+    if len(labels) != len(X):
+        raise DatasetError(f"{len(X)} images but {len(labels)} labels: pass the images and labels of the same file.")
+    if len(labels) == 0:
+        raise DatasetError("there are no images to hold validation images out of.")
+    if int(per_class) != per_class or per_class < 1:
+        raise CourseError(f"per_class={per_class!r}: hold out a whole number of images per class, at least 1.")
+    rng = np.random.default_rng(seed)
+    held_out = []
+    for label in np.unique(labels):   # one generator, classes in label order: a seed always gives one split
+        members = np.flatnonzero(labels == label)
+        if len(members) <= per_class:
+            raise DatasetError(
+                f"class {label} has only {len(members)} images: holding out {per_class} for validation would "
+                f"leave none for training. Use a smaller per_class, or a training file with more images of it.")
+        held_out.append(rng.choice(members, size=int(per_class), replace=False))
+    is_validation = np.zeros(len(labels), dtype=bool)
+    is_validation[np.concatenate(held_out)] = True
+
+    def labels_like_y(part):
+        return part.reshape(1, -1) if Y.ndim == 2 else part
+
+    return ((X[~is_validation], labels_like_y(labels[~is_validation])),
+            (X[is_validation], labels_like_y(labels[is_validation])))
 
 
 def load_image(path, size: int = 64) -> np.ndarray:

@@ -74,7 +74,8 @@ def draw_model(model, name: str, folder: str | os.PathLike | None = None, dpi: i
 
 
 def plot_history(history, title: str = "Learning curves"):
-    """Loss and accuracy per epoch, training beside test (``history`` is what ``fit`` returns)."""
+    """Loss and accuracy per epoch, training beside validation (``history`` is what ``fit`` returns; the
+    ``val_`` curves are those of its ``validation_data``, the images held out of the training file)."""
     import matplotlib.pyplot as plt
 
     h = require(history, "history", "the training cell").history
@@ -83,12 +84,12 @@ def plot_history(history, title: str = "Learning curves"):
     for ax, key, label in zip(axes, ("loss", "accuracy"), ("cross-entropy loss", "accuracy")):
         ax.plot(epochs, h[key], "o-", label="train")
         if f"val_{key}" in h:
-            ax.plot(epochs, h[f"val_{key}"], "s--", label="test")
+            ax.plot(epochs, h[f"val_{key}"], "s--", label="validation")
         ax.set_xlabel("epoch")
         ax.set_title(label)
         ax.grid(alpha=0.3)
         ax.legend()
-    axes[0].set_yscale("log")   # an early spike of the test loss would otherwise flatten the rest
+    axes[0].set_yscale("log")   # an early spike of the validation loss would otherwise flatten the rest
     axes[1].set_ylim(0, 1.02)
     fig.suptitle(title)
     fig.tight_layout()

@@ -242,3 +242,79 @@ def test_a_linear_model_on_pixels_stays_below_70_percent(data):
         w -= 0.5 * (a.T @ (p - targets) / len(a) / a.shape[1] * 100 + 1e-3 * w)
     assert ((a @ w).argmax(1) == y).mean() > 0.45, "the linear model should at least learn its training set"
     assert ((b @ w).argmax(1) == y_test.ravel()).mean() < 0.70
+
+
+# ---- the validation images held out of the training file -------------------------------------
+
+def test_hold_out_validation_takes_per_class_images_of_every_class(data):
+    x_file, y_file, *_ = data
+    (x_train, y_train), (x_val, y_val) = ru.hold_out_validation(x_file, y_file, per_class=15)
+    assert x_val.shape == (90, 64, 64, 3) and y_val.shape == (1, 90)
+    assert x_train.shape == (990, 64, 64, 3) and y_train.shape == (1, 990)
+    assert np.bincount(y_val.ravel()).tolist() == [15] * 6
+    assert np.bincount(y_train.ravel()).tolist() == [165] * 6
+
+
+def test_held_out_images_are_disjoint_and_together_are_the_training_file(data):
+    x_file, y_file, *_ = data
+    (x_train, y_train), (x_val, y_val) = ru.hold_out_validation(x_file, y_file)
+    train = [digest(x, y) for x, y in zip(x_train, y_train.ravel())]
+    val = [digest(x, y) for x, y in zip(x_val, y_val.ravel())]
+    assert not set(train) & set(val)
+    assert sorted(train + val) == sorted(digest(x, y) for x, y in zip(x_file, y_file.ravel()))
+
+
+def test_hold_out_validation_keeps_the_training_order_and_depends_only_on_the_seed():
+    x = np.arange(60).reshape(60, 1)          # each "image" is its index in the file
+    y = np.arange(60) % 3
+    (a_train, _), (a_val, _) = ru.hold_out_validation(x, y, per_class=4, seed=7)
+    (b_train, _), (b_val, _) = ru.hold_out_validation(x, y, per_class=4, seed=7)
+    (_, _), (c_val, _) = ru.hold_out_validation(x, y, per_class=4, seed=8)
+    assert np.array_equal(a_train, b_train) and np.array_equal(a_val, b_val)
+    assert not np.array_equal(a_val, c_val)
+    assert np.all(np.diff(a_train.ravel()) > 0) and np.all(np.diff(a_val.ravel()) > 0)   # file order, both parts
+
+
+@pytest.mark.parametrize("shape", ["(1, m)", "(m,)"])
+def test_hold_out_validation_returns_labels_shaped_as_given(shape):
+    """Any labels, any counts, as in the original SIGNS files: labels 0 to 5, unbalanced."""
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 6, 200)
+    x = rng.integers(0, 256, (200, 64, 64, 3), dtype=np.uint8)
+    labels = y.reshape(1, -1) if shape == "(1, m)" else y
+    (x_train, y_train), (x_val, y_val) = ru.hold_out_validation(x, labels, per_class=5)
+    assert y_train.shape == ((1, 170) if shape == "(1, m)" else (170,))
+    assert y_val.shape == ((1, 30) if shape == "(1, m)" else (30,))
+    assert np.bincount(y_val.ravel(), minlength=6).tolist() == [5] * 6
+    assert np.array_equal(np.bincount(y_train.ravel(), minlength=6), np.bincount(y, minlength=6) - 5)
+    for images, part in ((x_train, y_train), (x_val, y_val)):   # every image keeps its own label
+        index = {digest(img, 0): label for img, label in zip(x, y)}
+        assert [index[digest(img, 0)] for img in images] == part.ravel().tolist()
+
+
+def test_hold_out_validation_works_on_labels_that_skip_a_class():
+    y = np.array([0, 0, 2, 2, 2, 5, 5])
+    (_, y_train), (_, y_val) = ru.hold_out_validation(np.zeros((7, 1)), y, per_class=1)
+    assert sorted(y_val.tolist()) == [0, 2, 5] and len(y_train) == 4
+
+
+@pytest.mark.parametrize("x, y, kwargs, message", [
+    (np.zeros((10, 2)), np.array([0] * 8 + [1] * 2), {"per_class": 2},
+     "class 1 has only 2 images: holding out 2 for validation would leave none for training"),
+    (np.zeros((10, 2)), np.zeros(9, np.int64), {}, "10 images but 9 labels"),
+    (np.zeros((10, 2)), np.zeros((10, 6)), {}, r"labels have shape \(10, 6\).*before one-hot encoding"),
+    (np.zeros((10, 2)), np.zeros((2, 5)), {}, r"labels have shape \(2, 5\); expected \(1, m\)"),
+    (np.zeros((0, 2)), np.zeros(0, np.int64), {}, "no images"),
+])
+def test_hold_out_validation_explains_what_is_wrong(x, y, kwargs, message):
+    with pytest.raises(ru.DatasetError, match=message):
+        ru.hold_out_validation(x, y, **kwargs)
+
+
+def test_hold_out_validation_wants_at_least_one_image_per_class():
+    with pytest.raises(ru.CourseError, match="at least 1"):
+        ru.hold_out_validation(np.zeros((4, 1)), np.zeros(4, np.int64), per_class=0)
+
+
+def test_load_dataset_still_returns_the_five_values_of_the_original_loader(data):
+    assert len(data) == 5 and data[0].shape[0] == 1080   # the held-out images are the caller's choice

@@ -103,7 +103,7 @@ def test_notebook_04s_saved_model_loads_in_plain_keras(tmp_path):
     of the course, and predicts the same classes (to 1e-5: the fused kernel and Keras's differ in the last bits)."""
     from bench.course import course_resnet50, signs_for_training
 
-    x_train, y_train, x_test, _ = signs_for_training()
+    (x_train, y_train), _, (x_test, _) = signs_for_training()
     with fused_batchnorm(True):
         model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
         model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="categorical_crossentropy")

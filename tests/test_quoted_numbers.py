@@ -6,9 +6,14 @@ published number, arithmetic) with the reason.
 The scanner finds numbers that look measured: times (`4 s`, `4 minutes`), speeds (`img/s`), percentages,
 accuracies with three or four decimals, counts with thousands separators, and `x 10^9` amounts. A new
 quote of such a number fails here until it is given a source.
+
+A quote written `TBD` waits for the benchmark's next run: the checks below accept it where they accept
+a number, and each one left raises a PendingQuote warning, so that none is forgotten.
 """
+import inspect
 import json
 import re
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -42,6 +47,17 @@ NOT_MEASURED = {
     ("05_resnet_family", "3.9 x 10^9"): "ResNet-50's 3.858 x 10^9 of the table above, rounded (and torchvision's 4.09 "
                                         "for v1.5, published in its documentation)",
 }
+
+
+PENDING = "TBD"
+
+
+class PendingQuote(UserWarning):
+    """A number in README or a notebook is still TBD: fill it in from bench/results after the benchmark's run."""
+
+
+def pending(where: str, what: str) -> None:
+    warnings.warn(f"{where}: {what} is still {PENDING}", PendingQuote, stacklevel=2)
 
 
 @lru_cache(maxsize=None)
@@ -98,8 +114,19 @@ def readme_benchmark_summary() -> set:
 
     [m] = find("README.md", r"```\n(ResNet course benchmark[^`]*?)\n```")
     expected = summary(**{script: result(script) for script in SCRIPTS})
-    assert m.group(1) == expected, "README's benchmark summary is not bench/results' (run `python3 -m bench`'s summary)"
-    return {("README.md", t) for t in TOKEN.findall(m.group(1))}
+    stale = "README's benchmark summary is not bench/results' (run `python3 -m bench`'s summary)"
+    quoted_lines, measured_lines = m.group(1).splitlines(), expected.splitlines()
+    assert len(quoted_lines) == len(measured_lines), stale
+    covered = set()
+    for quoted, measured in zip(quoted_lines, measured_lines):
+        label = quoted[:-len(PENDING)]
+        if quoted.endswith(" " + PENDING) and measured.startswith(label):   # the value TBD, the label current
+            pending("README.md", f"the benchmark summary's '{label.strip()}'")
+            covered |= {("README.md", t) for t in TOKEN.findall(label)}   # the target in the label is the results'
+            continue
+        assert quoted == measured, stale
+        covered |= {("README.md", t) for t in TOKEN.findall(quoted)}
+    return covered
 
 
 def readme_notebook_times() -> set:
@@ -128,21 +155,41 @@ def training_minutes() -> set:
 
 
 def accuracies() -> set:
+    """The ResNet-50's final test accuracies (seed 1, and the range of seeds 2 to 5) and the check's target."""
+    from resnets_course.checks.models import check_training
+
     runs = seed_runs()
     others = sorted(runs[s]["final_test_accuracy"] for s in runs if s != 1)
     first = runs[1]["final_test_accuracy"]
-    [m] = find("README.md", r"\| ([\d.]+)% with the notebook's shuffling seed; ([\d.]+)% to ([\d.]+)% with seeds 2 to 5")
-    assert [float(g) for g in m.groups()] == [round(100 * first, 1), round(100 * others[0], 1), round(100 * others[-1], 1)]
-    [m] = find("README.md", r"at least 0\.95 \(it reaches (0\.\d+)\)")
-    assert m.group(1) == f"{first:.3f}"
-    [m] = find("04_resnet50", r"reaches (0\.\d+) in these (\d+) epochs on a 2-core Intel Xeon; four other shuffling "
-                              r"seeds gave (0\.\d+) to (0\.\d+)")
-    assert m.groups() == (f"{first:.3f}", str(runs[1]["epochs"]), f"{others[0]:.3f}", f"{others[-1]:.3f}")
+    target = inspect.signature(check_training).parameters["target"].default
+    covered = set()
+
+    def agree(where: str, quoted: str, measured: str, what: str) -> None:
+        if quoted == PENDING:
+            pending(where, what)
+            return
+        assert quoted == measured, f"{where}: {what} is quoted as {quoted}; the source says {measured}"
+        covered.add((where, quoted))
+
+    [m] = find("README.md", r"\| (TBD|[\d.]+%) with the notebook's shuffling seed; (TBD|[\d.]+%) to (TBD|[\d.]+%) "
+                            r"with seeds 2 to 5")
+    for quoted, measured, what in zip(m.groups(), (first, others[0], others[-1]),
+                                      ("seed 1's test accuracy", "seeds 2-5's lowest", "seeds 2-5's highest")):
+        agree("README.md", quoted, f"{100 * measured:.1f}%", what)
+    [m] = find("README.md", r"at least (TBD|0\.\d+) \(it reaches (TBD|0\.\d+)\)")
+    agree("README.md", m.group(1), f"{target}", "check_training's target")
+    agree("README.md", m.group(2), f"{first:.3f}", "seed 1's test accuracy")
+    [m] = find("04_resnet50", r"reaches (TBD|0\.\d+) in these (\d+) epochs on a 2-core Intel Xeon; four other shuffling "
+                              r"seeds gave (TBD|0\.\d+) to (TBD|0\.\d+)")
+    assert m.group(2) == str(runs[1]["epochs"])
+    for quoted, measured, what in zip(m.group(1, 3, 4), (first, others[0], others[-1]),
+                                      ("seed 1's test accuracy", "seeds 2-5's lowest", "seeds 2-5's highest")):
+        agree("04_resnet50", quoted, f"{measured:.3f}", what)
+    for m in find("04_resnet50", r"check asks for (?:a test accuracy of )?at least (TBD|0\.\d+)"):
+        agree("04_resnet50", m.group(1), f"{target}", "check_training's target")
     assert f"test accuracy {first:.3f}" in stored_outputs(read(REPO / "notebooks" / "04_resnet50.ipynb")), \
         "notebook 04's stored run and the benchmark's run of seed 1 differ"
-    return {("README.md", f"{100 * first:.1f}%"), ("README.md", f"{100 * others[0]:.1f}%"),
-            ("README.md", f"{100 * others[-1]:.1f}%"), ("README.md", f"{first:.3f}"),
-            ("04_resnet50", f"{others[0]:.3f}"), ("04_resnet50", f"{others[-1]:.3f}")}
+    return covered
 
 
 def nearest_centroid() -> set:
@@ -246,7 +293,8 @@ def test_check_trainings_hint_quotes_the_benchmarks_accuracies(monkeypatch):
     hint = " ".join(str(failed.value).split())
     assert f"reaches {runs[1]['final_test_accuracy']:.3f}" in hint
     assert f"gave {others[0]:.3f} to {others[-1]:.3f}" in hint
-    assert "do not raise EPOCHS" in hint and "set EPOCHS" not in hint
+    assert "EPOCHS" not in hint, "the hint must not send students to tune EPOCHS until the test set passes"
+    assert "validation curve" in hint and "course's settings" in hint and "instructor" in hint
 
 
 def test_the_scanner_finds_a_stale_quote():
