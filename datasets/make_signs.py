@@ -520,10 +520,6 @@ def make_stress_set(per_class: int = STRESS_PER_CLASS, seed: int = DEFAULT_SEED,
     return make_split(per_class, seed, "stress", workers=workers)
 
 
-def make_stress_set(per_class: int = 50, seed: int = DEFAULT_SEED):   # placeholder: replaced by the real stress generator
-    return make_split(per_class, seed + 1000, "test")
-
-
 def write_h5_atomic(path: Path, split: str, x: np.ndarray, y: np.ndarray) -> None:
     """Write to a temporary file beside `path`, then rename: never a half-written dataset."""
     path.parent.mkdir(parents=True, exist_ok=True)
