@@ -2,9 +2,11 @@
 
     python -m bench.course_time                       # all solution notebooks, in order
     python -m bench.course_time 04_resnet50.ipynb     # one notebook
+    python -m bench.course_time --write-back          # and store the fresh outputs in notebooks/
 
 Each notebook runs in a fresh kernel from notebooks/ (as JupyterLab and nbval run it), in a temporary
-copy so nothing in the repository changes. The table gives each notebook's wall time (kernel start
+copy so nothing in the repository changes; with --write-back the executed notebooks replace the
+solution notebooks (what `jupyter nbconvert --execute --inplace` does, timed in the same run). The table gives each notebook's wall time (kernel start
 included) and its slowest cells. Results go to bench/results/course_time-<machine>.json.
 """
 from __future__ import annotations
@@ -42,13 +44,22 @@ def _first_code_line(source: str) -> str:
     return next((line for line in lines if not line.lstrip().startswith("#")), lines[0] if lines else "")
 
 
-def time_notebook(path: Path, workdir: Path, timeout: int = 1200) -> dict:
+def write_back(nb, path: Path) -> None:
+    """Store an executed notebook as the solution notebook, without the per-cell timestamps of this run."""
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
+    nbformat.write(nb, path)
+
+
+def time_notebook(path: Path, workdir: Path, timeout: int = 1200, keep_in: Path | None = None) -> dict:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                             resources={"metadata": {"path": str(workdir)}})
     start = time.perf_counter()
     client.execute()
     wall = time.perf_counter() - start
+    if keep_in is not None:
+        write_back(nb, keep_in / path.name)
     cells = [(i, _seconds(c), _first_code_line(c.source)[:60])
              for i, c in enumerate(c for c in nb.cells if c.cell_type == "code")]
     slowest = sorted(cells, key=lambda c: -c[1])[:3]
@@ -59,6 +70,7 @@ def time_notebook(path: Path, workdir: Path, timeout: int = 1200) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="file names in notebooks/ (default: all)")
+    parser.add_argument("--write-back", action="store_true", help="store the executed notebooks in notebooks/")
     args = parser.parse_args(argv)
     paths = [NOTEBOOKS / n for n in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -67,7 +79,7 @@ def main(argv=None):
             shutil.copy(path, workdir / path.name)
         rows = []
         for path in paths:
-            rows.append(time_notebook(workdir / path.name, workdir))
+            rows.append(time_notebook(workdir / path.name, workdir, keep_in=NOTEBOOKS if args.write_back else None))
             print(f"  {path.name}: {rows[-1]['seconds']:.0f} s", flush=True)
     machine = describe_machine()
     print(f"\nCourse re-execution on {machine['cpu']} ({machine['threads']} threads)")

@@ -46,6 +46,7 @@ SUPERSAMPLE = 2     # rendered at twice the size, then downsampled with antialia
 TRAIN_PER_CLASS, TEST_PER_CLASS, STRESS_PER_CLASS = 180, 20, 50
 DEFAULT_SEED = 2024
 SPLIT_KEYS = {"train": 0, "test": 1, "stress": 2}
+STRESS_FACTORS = ("tilt", "size", "wall", "light", "turn")   # what the stress set shifts
 
 
 # ---- scalar geometry (Python floats: the same bits on every CPU) -----------------------------------
@@ -178,7 +179,7 @@ def pose(label: int, rng: np.random.Generator):
     return digits
 
 
-def pose_angles(label: int, rng: np.random.Generator, stress: bool):
+def pose_angles(label: int, rng: np.random.Generator, shifted: frozenset):
     """How the hand is held: yaw (turned sideways), pitch and in-plane roll, in degrees."""
     if label == 0:   # the "O" is shown from the side, so that the ring's hole shows
         yaw = rng.choice([-1.0, 1.0], p=[0.3, 0.7]) * rng.uniform(40, 80)
@@ -186,11 +187,12 @@ def pose_angles(label: int, rng: np.random.Generator, stress: bool):
         yaw = rng.uniform(-45, 45)
     else:            # 3, 4 and 5: palm mostly towards the camera
         yaw = float(np.clip(rng.normal(0, 14), -35, 35))
-    if stress:
+    if "turn" in shifted:   # more side views
         yaw = float(np.clip(yaw * 1.4 + rng.uniform(-20, 20), -85, 85))
+    if "tilt" in shifted:
         roll = rng.uniform(-45, 45)
     else:            # leaning left, the forearm coming in from the bottom right, is the most common
-        roll = float(np.clip(rng.normal(10, 14), -25, 45))
+        roll = float(np.clip(rng.normal(10, 16), -35, 45))
     pitch = float(np.clip(rng.normal(0, 9), -20, 20))
     return yaw, pitch, roll
 
@@ -274,19 +276,19 @@ class HandField:
 MARCH_STEPS = 80
 
 
-def place(digits, R, rng: np.random.Generator, size: int, stress: bool):
-    """Scale (pixels per palm width) and position so that the hand fills 48-72% of the frame
-    (30-55% in the stress set), inside it, with the wrist low unless stressed."""
+def place(digits, R, rng: np.random.Generator, size: int, smaller: bool):
+    """Scale (pixels per palm width) and position: the hand's longer side spans 68-92% of the frame
+    (about 40-70% of its area), inside it, with the wrist low; ``smaller``: 50-68%, anywhere."""
     points = [(sx * 0.48, y, 0.0) for sx in (-1, 1) for y in (0.0, 1.0)]
     points += [p for joints, _, _ in digits for p in joints]
     turned = np.array([rotate(R, p) for p in points])
     lo, hi = turned.min(0) - 0.12, turned.max(0) + 0.12
-    fill = rng.uniform(0.3, 0.55) if stress else rng.uniform(0.48, 0.72)
+    fill = rng.uniform(0.5, 0.68) if smaller else rng.uniform(0.68, 0.92)
     scale = fill * size / float(max(hi[0] - lo[0], hi[1] - lo[1]))
     margin = 0.03 * size
     x_lo, x_hi = margin - scale * lo[0], size - margin - scale * hi[0]
     y_lo, y_hi = margin - scale * lo[1], size - margin - scale * hi[1]
-    if not stress:   # the wrist low in the frame, as when the elbow rests on a table
+    if not smaller:   # the wrist low in the frame, as when the elbow rests on a table
         y_hi = min(y_hi, max(y_lo, 0.3 * size - scale * lo[1]))
     offset = (rng.uniform(x_lo, max(x_lo, x_hi)), rng.uniform(y_lo, max(y_lo, y_hi)))
     depth = (scale * (hi[2] + 0.6), scale * (lo[2] - 3.0))   # front and back; the forearm may lean back
@@ -332,7 +334,7 @@ SKIN_WEIGHTS = np.array([0.24, 0.24, 0.2, 0.14, 0.1, 0.08])
 PALM_TONE = np.array([0.93, 0.74, 0.64])
 NAIL_TONE = np.array([0.96, 0.8, 0.76])
 UNDER_SKIN = np.array([1.0, 0.78, 0.68])   # the colour of light scattered under the skin
-STRESS_WALLS = np.array([[0.55, 0.4, 0.28], [0.45, 0.55, 0.65], [0.5, 0.6, 0.45], [0.35, 0.35, 0.38],
+OTHER_WALLS = np.array([[0.55, 0.4, 0.28], [0.45, 0.55, 0.65], [0.5, 0.6, 0.45], [0.35, 0.35, 0.38],
                          [0.75, 0.55, 0.55], [0.9, 0.9, 0.92]])
 
 
@@ -378,7 +380,7 @@ def occlusion(field: HandField, points, normal):
     return np.clip(ao, 0.25, 1.0)
 
 
-def shifted(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
+def moved(a: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """Move an image by (dx, dy) pixels, repeating its edges (an arm's shadow goes on below the frame)."""
     h, w = a.shape
     p = np.pad(a, ((abs(dy), abs(dy)), (abs(dx), abs(dx))), mode="edge")
@@ -401,10 +403,14 @@ def smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     return np.asarray(img, dtype=np.float64)
 
 
-def wall(rng: np.random.Generator, size: int, stress: bool) -> np.ndarray:
+def wall(rng: np.random.Generator, size: int, other: bool) -> np.ndarray:
     """A plain wall, light and warm (in the stress set often coloured or dark), unevenly lit."""
-    if stress and rng.random() < 0.7:
-        base = np.clip(STRESS_WALLS[rng.integers(len(STRESS_WALLS))] + rng.normal(0, 0.05, 3), 0, 1)
+    if other and rng.random() < 0.6:
+        base = np.clip(OTHER_WALLS[rng.integers(len(OTHER_WALLS))] + rng.normal(0, 0.05, 3), 0, 1)
+    elif not other and rng.random() < 0.2:   # now and then a painted wall, so that the wall tells nothing
+        light_wall = np.array([0.88, 0.85, 0.8])
+        base = np.clip(light_wall + (OTHER_WALLS[rng.integers(len(OTHER_WALLS))] - light_wall) * rng.uniform(0.3, 0.8)
+                       + rng.normal(0, 0.02, 3), 0, 1)
     elif rng.random() < 0.25:   # whiter or greyer
         base = np.full(3, rng.uniform(0.72, 0.93)) + rng.normal(0, 0.008, 3)
     else:                       # off-white to beige
@@ -415,14 +421,20 @@ def wall(rng: np.random.Generator, size: int, stress: bool) -> np.ndarray:
     return base * (gradient + texture)[..., None]
 
 
-def render(label: int, rng: np.random.Generator, out_size: int = FINAL, stress: bool = False) -> np.ndarray:
-    """One RGB uint8 photograph-like image of a right hand showing `label` in ASL."""
+def render(label: int, rng: np.random.Generator, out_size: int = FINAL, stress=False) -> np.ndarray:
+    """One RGB uint8 photograph-like image of a right hand showing `label` in ASL.
+
+    ``stress`` shifts the distribution: True for all of STRESS_FACTORS, or a collection of some of them.
+    """
+    shifted = frozenset(STRESS_FACTORS if stress is True else stress or ())
+    if not shifted <= set(STRESS_FACTORS):
+        raise ValueError(f"stress factors are {STRESS_FACTORS}, got {sorted(shifted)}")
     size = out_size * SUPERSAMPLE
     digits = pose(label, rng)
     bend = radians(rng.uniform(-8, 28))   # the wrist's sideways bend: the forearm leans right
     field = HandField(digits, unit((sin(bend), -cos(bend), -rng.uniform(0.0, 0.3))))
-    R = rotation(*pose_angles(label, rng, stress))
-    scale, offset, depth = place(digits, R, rng, size, stress)
+    R = rotation(*pose_angles(label, rng, shifted))
+    scale, offset, depth = place(digits, R, rng, size, "size" in shifted)
     hit, points = march(field, R, scale, offset, depth, size)
     normal = field.normals(*points, eps=0.5 / scale)
     facing_camera = [R[i][0] * normal[0] + R[i][1] * normal[1] + R[i][2] * normal[2] for i in range(3)]
@@ -434,14 +446,14 @@ def render(label: int, rng: np.random.Generator, out_size: int = FINAL, stress: 
 
     # Light: a soft key light from the front, a sky-like ambient from above, a faint sheen.
     light = unit((rng.uniform(-0.7, 0.7), rng.uniform(0.1, 0.9), 1.0))
-    if stress and rng.random() < 0.5:   # a strong side light
+    if rng.random() < (0.5 if "light" in shifted else 0.15):   # a strong side light
         light = unit((rng.choice([-1.0, 1.0]) * rng.uniform(0.8, 1.6), rng.uniform(-0.3, 0.9), 1.0))
     light_colour = np.array([1.0, 0.98, 0.94]) + rng.normal(0, 0.01, 3)
-    if stress and rng.random() < 0.5:   # tungsten or daylight
+    if "light" in shifted and rng.random() < 0.5:   # tungsten or daylight
         light_colour = light_colour * np.array([[1.0, 0.85, 0.65], [0.8, 0.9, 1.05], [1.0, 1.0, 1.0]][rng.integers(3)])
     n_dot_l = sum(facing_camera[i] * light[i] for i in range(3))
     diffuse = np.clip((n_dot_l + 0.4) / 1.4, 0, 1)    # "wrap" lighting: skin lets light round the terminator
-    ambient = (rng.uniform(0.15, 0.45) if stress else rng.uniform(0.28, 0.42)) * (0.8 + 0.2 * facing_camera[1])
+    ambient = (rng.uniform(0.15, 0.45) if "light" in shifted else rng.uniform(0.28, 0.42)) * (0.8 + 0.2 * facing_camera[1])
     half = unit((light[0], light[1], light[2] + 1.0))
     sheen = np.clip(sum(facing_camera[i] * half[i] for i in range(3)), 0, 1)
     for _ in range(4):   # sheen ** 16, by squaring: no pow, so bit-stable
@@ -451,9 +463,9 @@ def render(label: int, rng: np.random.Generator, out_size: int = FINAL, stress: 
               + (sheen * (0.05 + 0.1 * nail))[:, None])
 
     # The wall, with the hand's soft shadow, offset away from the light.
-    background = wall(rng, size, stress) * light_colour
+    background = wall(rng, size, "wall" in shifted) * light_colour
     gap = rng.uniform(0.06, 0.2) * size
-    shadow = shifted(hit.astype(np.float64), int(round(-light[0] / light[2] * gap)), int(round(light[1] / light[2] * gap)))
+    shadow = moved(hit.astype(np.float64), int(round(-light[0] / light[2] * gap)), int(round(light[1] / light[2] * gap)))
     shadow = binomial_blur(shadow, passes=int(rng.integers(4, 12)))
     image = (background * (1 - rng.uniform(0.12, 0.3) * shadow)[..., None]).reshape(-1, 3)
     image[np.flatnonzero(hit)] = colour
@@ -487,12 +499,30 @@ def _render_one(job):
     return render(label, np.random.default_rng(stream), stress=stress)
 
 
-def make_split(n_per_class: int, seed: int, split: str, progress=None, indices=None, workers: int = 1):
+def stress_plan(n_images: int, seed: int):
+    """Which factors each stress image shifts: each one with probability 1/2, at least one."""
+    rng = np.random.default_rng([seed, SPLIT_KEYS["stress"], 1])
+    plan = []
+    for _ in range(n_images):
+        picks = rng.random(len(STRESS_FACTORS)) < 0.5
+        if not picks.any():
+            picks[rng.integers(len(STRESS_FACTORS))] = True
+        plan.append(tuple(f for f, p in zip(STRESS_FACTORS, picks) if p))
+    return plan
+
+
+def make_split(n_per_class: int, seed: int, split: str, progress=None, indices=None, workers: int = 1,
+               factors=None):
     """Render a split, or only the images at ``indices`` (each image has its own stream, so the
-    result does not depend on ``workers``)."""
+    result does not depend on ``workers``). In the stress split each image shifts some of the
+    STRESS_FACTORS (``stress_plan``), or all of ``factors`` when given."""
     labels, streams = split_plan(n_per_class, seed, split)
     indices = list(range(len(labels)) if indices is None else indices)
-    jobs = [(int(labels[i]), streams[i], split == "stress") for i in indices]
+    if split != "stress":
+        shifted = [()] * len(labels)
+    else:
+        shifted = stress_plan(len(labels), seed) if factors is None else [tuple(factors)] * len(labels)
+    jobs = [(int(labels[i]), streams[i], shifted[i]) for i in indices]
     x = np.empty((len(indices), FINAL, FINAL, 3), np.uint8)
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
@@ -515,9 +545,11 @@ def make_split(n_per_class: int, seed: int, split: str, progress=None, indices=N
     return x, labels[indices].astype(np.int64)
 
 
-def make_stress_set(per_class: int = STRESS_PER_CLASS, seed: int = DEFAULT_SEED, workers: int = 1):
-    """A shifted distribution for measuring robustness: tilted, smaller, off-centre hands, other walls and light."""
-    return make_split(per_class, seed, "stress", workers=workers)
+def make_stress_set(per_class: int = STRESS_PER_CLASS, seed: int = DEFAULT_SEED, workers: int = 1,
+                    factors=None):
+    """A shifted distribution for measuring robustness: tilted, smaller, off-centre hands, other walls and
+    light, more side views (``factors`` picks some of these, to see which one a model is sensitive to)."""
+    return make_split(per_class, seed, "stress", workers=workers, factors=factors)
 
 
 def write_h5_atomic(path: Path, split: str, x: np.ndarray, y: np.ndarray) -> None:
