@@ -12,6 +12,7 @@ included) and its slowest cells. Results go to bench/results/course_time-<machin
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import tempfile
@@ -45,9 +46,14 @@ def _first_code_line(source: str) -> str:
 
 
 def write_back(nb, path: Path) -> None:
-    """Store an executed notebook as the solution notebook, without the per-cell timestamps of this run."""
+    """Store an executed notebook as the solution notebook, without the per-cell timestamps of this run
+    (from a copy: the timing table still needs them)."""
+    from nbconvert.preprocessors import CoalesceStreamsPreprocessor
+
+    nb = copy.deepcopy(nb)
     for cell in nb.cells:
         cell.metadata.pop("execution", None)
+    nb, _ = CoalesceStreamsPreprocessor().preprocess(nb, {})   # one stream per cell, progress bars settled, as nbconvert stores them
     nbformat.write(nb, path)
 
 

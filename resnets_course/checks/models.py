@@ -257,7 +257,7 @@ def check_resnet50(ResNet50) -> None:
     print("All tests passed.")
 
 
-def check_training(test_accuracy, target: float = 0.95) -> None:   # TBD threshold: set after the new benchmark run
+def check_training(test_accuracy, target: float = 0.85) -> None:
     """The course recipe must reach ``target`` accuracy on the 120 test images, scored once after training.
 
     In a quick run (RESNETS_QUICK=1, used only by the suite's plumbing tests) the model has
@@ -269,11 +269,10 @@ def check_training(test_accuracy, target: float = 0.95) -> None:   # TBD thresho
         print(f"Quick run ({QUICK_ENV}=1): test accuracy {test_accuracy:.3f}, not compared with {target}.")
         return
     if test_accuracy < target:
-        # TBD threshold: the accuracies quoted below are the benchmark's; update them after its new run
         _fail(f"test accuracy {test_accuracy:.3f} is below {target}. If you changed the recipe (epochs, "
               f"learning rate, augmentation), go back to the course's settings and run the training cells again. "
-              f"With the course's settings it reaches 0.983 on an Intel Xeon; other data orders gave 0.950 to "
-              f"0.975. Look at the validation curve above: if it never climbed, training went wrong before the "
+              f"With the course's settings it reaches 0.983 on an AMD EPYC; other data orders gave 0.900 to "
+              f"0.992. Look at the validation curve above: if it never climbed, training went wrong before the "
               f"test set was scored. If your blocks pass their checks and the recipe is the course's, tell your "
               f"instructor. The test images judge the finished model once; settings are chosen on the "
               f"validation images, never to make this check pass.")
