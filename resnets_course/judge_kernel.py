@@ -76,6 +76,15 @@ class _Guard:
                 __import__(name)
             except Exception:   # a module the release imports but this kernel lacks: the release cell says so
                 continue
+        # pyplot and IPython's inline backend add post_execute hooks when the first figure loads the backend,
+        # which a release cell's plot does; a figure made and closed now puts those hooks in the snapshot
+        # below, so that they are not taken for a change the student's code made.
+        try:
+            import matplotlib.pyplot as pyplot
+
+            pyplot.close(pyplot.figure())
+        except Exception:
+            pass
         self.snapshot_new_modules()
         self.streams = (_Diverted(sys.stdout, self.printed), _Diverted(sys.stderr, self.printed))
         sys.stdout, sys.stderr = self.streams
