@@ -6,6 +6,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import sys
 from functools import lru_cache
 
 from resnets_utils import REPO, import_exercise
@@ -60,8 +61,9 @@ def signs_for_training():
 @lru_cache(maxsize=None)
 def make_signs():
     """datasets/make_signs.py, the course's data generator, as a module (it is a script beside the data,
-    not part of a package)."""
+    not part of a package). Registered under its name, so that its worker processes find their function."""
     spec = importlib.util.spec_from_file_location("make_signs", REPO / "datasets" / "make_signs.py")
     module = importlib.util.module_from_spec(spec)
+    sys.modules["make_signs"] = module
     spec.loader.exec_module(module)
     return module

@@ -1,7 +1,6 @@
 """The course's SIGNS-format data: format, balance, determinism, loader and its error messages."""
 import hashlib
 import os
-import importlib.util
 import shutil
 import subprocess
 import sys
@@ -12,12 +11,10 @@ import numpy as np
 import pytest
 
 import resnets_utils as ru
+from bench.course import make_signs as load_generator
 
 REPO = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("make_signs", REPO / "datasets" / "make_signs.py")
-make_signs = importlib.util.module_from_spec(spec)
-sys.modules["make_signs"] = make_signs   # so that its worker processes can find their function
-spec.loader.exec_module(make_signs)
+make_signs = load_generator()
 
 # sha256 of the arrays (x, then y) the generator makes with its default seed.
 # If the generator changes on purpose, regenerate the data and update these two lines.
