@@ -63,3 +63,43 @@ def compile_for_training(model, optimizer, x, y, loss: str = "categorical_crosse
     """
     model.compile(optimizer=optimizer, loss=loss, metrics=list(metrics), jit_compile=False)
     create_training_variables(model, x, y)
+
+
+def start_blocks_as_identity(model) -> int:
+    """Set to zero the scale (gamma) of the last BatchNormalization on each residual block's main path, so
+    that every block starts as its shortcut alone: an identity block then passes its input through
+    unchanged, a convolutional block passes its projection. The main paths still learn (their gradients are
+    not zero), but training starts from a shallow network and deepens it, which on notebook 04's small data
+    converges in fewer epochs (Goyal et al. 2017, section 5.1; He et al. 2019, "Bag of Tricks", 3.1).
+
+    A block is found by its ``Add`` layer; its main path is the input that comes from a BatchNormalization
+    whose convolution reads a tensor nothing else reads (a projection shortcut's 1x1 convolution reads the
+    block's input, which the main path's first convolution reads too). Returns how many blocks were changed,
+    and raises ``ValueError`` if some ``Add`` has no such input.
+    """
+    import keras
+
+    producer = {id(layer.output): layer for layer in model.layers}
+    readers = {}
+    for layer in model.layers:
+        inputs = layer.input if isinstance(layer.input, (list, tuple)) else [layer.input]
+        for tensor in inputs:
+            readers[id(tensor)] = readers.get(id(tensor), 0) + 1
+
+    def main_path_batchnorm(tensor):
+        norm = producer.get(id(tensor))
+        if not isinstance(norm, keras.layers.BatchNormalization) or not norm.scale:
+            return None
+        conv = producer.get(id(norm.input))
+        return norm if isinstance(conv, keras.layers.Conv2D) and readers.get(id(conv.input)) == 1 else None
+
+    blocks = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    for add in blocks:
+        candidates = [n for n in map(main_path_batchnorm, add.input) if n is not None]
+        if len(candidates) != 1:
+            raise ValueError(f"{add.name}: expected one input to be a main path ending in Conv2D -> "
+                             f"BatchNormalization, found {len(candidates)}; this block cannot be started as "
+                             "its shortcut.")
+        [norm] = candidates
+        norm.gamma.assign(np.zeros(norm.gamma.shape, norm.gamma.dtype))
+    return len(blocks)

@@ -105,3 +105,56 @@ def test_compile_for_training_is_compile_without_xla_and_with_the_variables_made
                             np.eye(3, dtype=np.float32)[:1], loss="categorical_crossentropy", metrics=["accuracy"])
     assert model.optimizer.built and model.jit_compile is False
     assert model.loss == "categorical_crossentropy"
+
+
+def _block_model(name, **kwargs):
+    import keras
+
+    from tests.notebook_tools import NOTEBOOKS
+
+    notebook = {"identity_block": "02_identity_block.ipynb", "convolutional_block": "03_convolutional_block.ipynb"}
+    block = ru.import_exercise(notebook[name], name, NOTEBOOKS)
+    inputs = keras.Input((8, 8, 8))
+    return keras.Model(inputs, block(inputs, f=3, training=False, **kwargs))
+
+
+def test_start_blocks_as_identity_makes_an_identity_block_pass_its_input_through():
+    model = _block_model("identity_block", filters=[4, 4, 8])
+    x = np.random.default_rng(0).random((2, 8, 8, 8), np.float32)   # >= 0, as after a ReLU
+    assert not np.allclose(model(x, training=False), x)
+    assert ru.start_blocks_as_identity(model) == 1
+    np.testing.assert_allclose(model(x, training=False), x, atol=1e-6)
+
+
+def test_start_blocks_as_identity_keeps_a_convolutional_blocks_projection():
+    import keras
+
+    model = _block_model("convolutional_block", filters=[4, 4, 16], s=2)
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert ru.start_blocks_as_identity(model) == 1
+    zeroed = [n.name for n in norms if not np.any(n.gamma.numpy())]
+    assert len(zeroed) == 1, zeroed
+    # The zeroed one is on the main path: the projection still reaches the output.
+    x = np.random.default_rng(0).random((2, 8, 8, 8), np.float32)
+    assert np.any(model(x, training=False).numpy())
+
+
+def test_start_blocks_as_identity_finds_every_block_of_resnet50():
+    import keras
+
+    from bench.course import course_resnet50
+
+    model = course_resnet50()(input_shape=(64, 64, 3), classes=6)
+    assert ru.start_blocks_as_identity(model) == 16
+    zero = [layer for layer in model.layers
+            if isinstance(layer, keras.layers.BatchNormalization) and not np.any(layer.gamma.numpy())]
+    assert len(zero) == 16
+
+
+def test_start_blocks_as_identity_explains_an_add_without_a_main_path():
+    import keras
+
+    inputs = keras.Input((4,))
+    model = keras.Model(inputs, keras.layers.Add()([inputs, keras.layers.Dense(4)(inputs)]))
+    with pytest.raises(ValueError, match="found 0"):
+        ru.start_blocks_as_identity(model)
