@@ -42,7 +42,8 @@ def apply_recipe(model, x_train, y_train) -> dict:
     """Run notebook 04's recipe cell on `model` (augmentation, BatchNorm momentum, optimizer, compile)."""
     ns = {"model": model, "X_train": x_train, "Y_train": y_train}
     exec("import keras, numpy as np\nfrom keras.layers import *\n"
-         "from resnets_utils import compile_for_training, create_training_variables, quick_run\n" + recipe_cell(), ns)
+         "from resnets_utils import compile_for_training, create_training_variables, quick_run, "
+         "start_blocks_as_identity\n" + recipe_cell(), ns)
     return ns
 
 

@@ -22,6 +22,9 @@ def test_course_resnet50_is_the_graded_solution_with_its_recipe():
     labels = np.eye(6, dtype=np.float32)[np.arange(1080) % 6]
     ns = apply_recipe(model, np.zeros((1080, 64, 64, 3), np.float32), labels)
     assert ns["EPOCHS"] >= 1 and ns["BATCH_SIZE"] == 16 and model.optimizer is not None   # notebook 04's recipe
+    zero_gamma = [layer for layer in model.layers
+                  if isinstance(layer, keras.layers.BatchNormalization) and not np.any(layer.gamma.numpy())]
+    assert len(zero_gamma) == 16, "the recipe starts each of the 16 blocks as its shortcut"
     assert model.optimizer.built, "the recipe creates Adam's variables before fit (one trace, not two)"
 
 
