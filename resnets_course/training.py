@@ -70,7 +70,7 @@ def start_blocks_as_identity(model) -> int:
     that every block starts as its shortcut alone: an identity block then passes its input through
     unchanged, a convolutional block passes its projection. The main paths still learn (their gradients are
     not zero), but training starts from a shallow network and deepens it, which on notebook 04's small data
-    converges in fewer epochs (Goyal et al. 2017, section 5.1; He et al. 2019, "Bag of Tricks", 3.1).
+    converges in fewer epochs (Goyal et al. 2017, "zero gamma"; He et al. 2019, "Bag of Tricks", section 3.1).
 
     A block is found by its ``Add`` layer; its main path is the input that comes from a BatchNormalization
     whose convolution reads a tensor nothing else reads (a projection shortcut's 1x1 convolution reads the
