@@ -2,10 +2,43 @@
 
 Kernels started by nbval inherit this process's environment, so TensorFlow's C++ logging is
 quietened here as well as in resnets_utils (which covers students running JupyterLab).
+
+Notebook 04 trains ResNet-50 for about 6 minutes on two cores. The suite's nbval run trains it in
+quick mode (one epoch on 64 images: the plumbing, the checks and the plots, not the accuracy), so
+that the whole suite stays under 30 minutes on two cores; ``--full-training`` trains it in full and
+asserts the accuracy, as students run it.
 """
 import os
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 # No MPLBACKEND here: kernels would inherit it and lose their inline plots (matplotlib picks a
 # headless backend by itself where there is no display).
+
+QUICK_ENV = "RESNETS_QUICK"   # resnets_course.environment.QUICK_ENV, without importing TensorFlow here
+# The solution notebook itself; student notebooks and submissions are judged as students run them.
+TRAINS_FOR_MINUTES = {Path(__file__).resolve().parent / "notebooks" / "04_resnet50.ipynb"}
+
+
+def pytest_addoption(parser):
+    parser.addoption("--full-training", action="store_true", default=False,
+                     help="nbval trains notebook 04's ResNet-50 in full (about 6 minutes on two cores) "
+                          "instead of one epoch on 64 images, and asserts its test accuracy")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item):
+    """nbval starts a notebook's kernel when its first cell is set up, with this process's environment:
+    quick mode is put there for that moment only, so no other test or kernel sees it."""
+    quick = (Path(item.path).resolve() in TRAINS_FOR_MINUTES and not item.config.getoption("--full-training")
+             and QUICK_ENV not in os.environ)
+    if quick:
+        os.environ[QUICK_ENV] = "1"
+    try:
+        yield
+    finally:
+        if quick:
+            del os.environ[QUICK_ENV]

@@ -111,7 +111,8 @@ QUICK_ENV = "RESNETS_QUICK"
 
 def quick_run() -> bool:
     """True when ``RESNETS_QUICK=1``: the test suite's contract runs check a notebook's plumbing with
-    a tiny training run. Students and the suite's main run of each solution always train in full."""
+    a tiny training run; so does the suite's nbval run of notebook 04 unless pytest is given
+    ``--full-training`` (conftest.py). Students always train in full."""
     return os.environ.get(QUICK_ENV, "") == "1"
 
 
