@@ -63,6 +63,25 @@ def test_time_to_accuracy_scores_test_and_stress_sets_once_after_training():
     assert "stress recall, min over seeds, per class: 0: 0.70, 1: 0.90, 2: 1.00, 3: 1.00, 4: 1.00, 5: 0.80" in text
 
 
+def test_time_to_accuracy_names_the_stress_factor_that_does_the_harm():
+    import numpy as np
+
+    from bench.time_to_accuracy import table, top_confusions
+
+    true, read = np.array([1, 1, 1, 2, 2, 5, 5, 0]), np.array([3, 3, 1, 3, 2, 4, 4, 0])
+    assert top_confusions(true, read) == ["1>3 (2)", "5>4 (2)", "2>3 (1)"]
+    assert top_confusions(true, true) == []
+    base = {"seed": 1, "epochs": 14, "final_validation_accuracy": 1.0, "final_test_accuracy": 1.0, "test_correct": 120,
+            "test_images": 120, "test_margin_images": 6, "stress_recall": [1.0] * 6, "seconds": 1.0,
+            "first_epoch_seconds": 1.0, "first_reached": None}
+    runs = [{**base, "seed": 1, "stress_by_factor": {"tilt": {"recall": [1, 0.5, 1, 1, 1, 1], "confusions": ["1>0 (5)"]}}},
+            {**base, "seed": 2, "stress_by_factor": {"tilt": {"recall": [1, 1, 1, 1, 1, 0.7], "confusions": ["5>4 (3)"]}}}]
+    text = table(runs, 0.95, {"cpu": "a CPU", "threads": 2})
+    assert "only tilt  shifted: mean 0.93, min over seeds 0: 1.00, 1: 0.50, 2: 1.00, 3: 1.00, 4: 1.00, 5: 0.70" in text
+    assert "1>0 (5)" in text
+    assert "only" not in table([base], 0.95, {"cpu": "a CPU", "threads": 2})
+
+
 def test_machine_description_and_results_path(tmp_path, monkeypatch):
     monkeypatch.setattr(machine, "RESULTS", tmp_path)
     info = machine.describe_machine()
