@@ -115,8 +115,8 @@ def plot_confusion(y_true, y_pred, n_classes: int = 6, title: str = "Confusion m
                     color="white" if counts[i, j] > counts.max() / 2 else "black")
     ax.set_xticks(range(n_classes))
     ax.set_yticks(range(n_classes))
-    ax.set_xlabel("predicted fingers")
-    ax.set_ylabel("true fingers")
+    ax.set_xlabel("predicted sign")
+    ax.set_ylabel("true sign")
     ax.set_title(title)
     fig.tight_layout()
     return fig
@@ -159,7 +159,7 @@ def plot_prediction(image, probabilities, title: str = "Your image"):
     right.bar(range(len(probabilities)), probabilities,
               color=["tab:orange" if k == best else "tab:blue" for k in range(len(probabilities))])
     right.set_xticks(range(len(probabilities)))
-    right.set_xlabel("fingers")
+    right.set_xlabel("sign (ASL numeral)")
     right.set_ylim(0, 1)
     right.set_title("class probabilities")
     fig.tight_layout()
