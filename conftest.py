@@ -13,12 +13,13 @@ from pathlib import Path
 
 import pytest
 
+from resnets_course.environment import QUICK_ENV   # NumPy only: TensorFlow stays unimported
+
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("PYTHONHASHSEED", "0")
 # No MPLBACKEND here: kernels would inherit it and lose their inline plots (matplotlib picks a
 # headless backend by itself where there is no display).
 
-QUICK_ENV = "RESNETS_QUICK"   # resnets_course.environment.QUICK_ENV, without importing TensorFlow here
 # The solution notebook itself; student notebooks and submissions are judged as students run them.
 TRAINS_FOR_MINUTES = {Path(__file__).resolve().parent / "notebooks" / "04_resnet50.ipynb"}
 
