@@ -99,6 +99,11 @@ def train_once(seed: int, target: float, stress: tuple[np.ndarray, np.ndarray],
     return run
 
 
+def per_sign(values) -> str:
+    """'0: 0.84, 1: 0.74, ...': one value per sign, as the table prints recalls."""
+    return ", ".join(f"{c}: {v:.2f}" for c, v in enumerate(values))
+
+
 def table(runs: list[dict], target: float, machine: dict) -> str:
     """The runs side by side, then the test accuracy over seeds and the worst stress recall of each class."""
     reach = f"first val >= {target:.2f}"
@@ -117,14 +122,12 @@ def table(runs: list[dict], target: float, machine: dict) -> str:
     lines.append(f"final test accuracy: min {min(finals):.3f}, mean {np.mean(finals):.3f}, max {max(finals):.3f}; "
                  f"{sum(f >= target for f in finals)} of {len(finals)} runs end at >= {target}")
     worst = np.min([[np.nan if v is None else v for v in r["stress_recall"]] for r in runs], axis=0)
-    lines.append("stress recall, min over seeds, per class: "
-                 + ", ".join(f"{c}: {v:.2f}" for c, v in enumerate(worst)))
+    lines.append("stress recall, min over seeds, per class: " + per_sign(worst))
     for factor in runs[0].get("stress_by_factor", {}):
         scored = [r["stress_by_factor"][factor] for r in runs]
         worst = np.min([s["recall"] for s in scored], axis=0)
         lines.append(f"  only {factor:<5} shifted: mean {np.mean([s['recall'] for s in scored]):.2f}, min over seeds "
-                     + ", ".join(f"{c}: {v:.2f}" for c, v in enumerate(worst))
-                     + f"; seed {runs[0]['seed']}'s commonest mistakes (true>read): " + ", ".join(scored[0]["confusions"]))
+                     + per_sign(worst) + f"; seed {runs[0]['seed']}'s commonest mistakes (true>read): " + ", ".join(scored[0]["confusions"]))
     return "\n".join(lines)
 
 
