@@ -26,6 +26,7 @@ from resnets_course.numpy_blocks import (DEGRADATION_NETS, GRADIENT_STACKS, INIT
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_history, plot_misclassified,
                                   plot_prediction, plot_samples, save_fig)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
+                                     predict_with_mirror_image, reestimate_batchnorm_statistics,
                                      start_blocks_as_identity, test_batches)
 
 # name -> module, imported on first use (these import TensorFlow and Keras).

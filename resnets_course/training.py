@@ -103,3 +103,68 @@ def start_blocks_as_identity(model) -> int:
         [norm] = candidates
         norm.gamma.assign(np.zeros(norm.gamma.shape, norm.gamma.dtype))
     return len(blocks)
+
+
+def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
+    """Replace the moving mean and variance of every BatchNormalization layer of ``model`` with the mean and
+    variance its input has over the images ``x``, computed with the model's final weights ("precise
+    BatchNorm", Wu and Johnson 2021, "Rethinking 'Batch' in BatchNorm", section 3).
+
+    During ``fit`` the moving averages follow the last few dozen batches (momentum 0.9), which were
+    augmented and seen by weights that were still changing; the model that is scored is the one after the
+    last step. One pass over ``x`` in training mode, ``batch_size`` images at a time, gives each layer the
+    statistics that model produces (each layer normalises with the batch's statistics, as in training).
+    No weight is learned. Returns how many layers were updated; if anything fails on the way, every layer
+    keeps the statistics it had.
+    """
+    import keras
+
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not norms:
+        return 0
+    x = np.asarray(x, np.float32)
+    if len(x) == 0:
+        raise ValueError("reestimate_batchnorm_statistics needs images to measure the statistics on; x is empty.")
+    saved = [(norm.moving_mean.numpy(), norm.moving_variance.numpy()) for norm in norms]
+    probe = keras.Model(model.input, [norm.input for norm in norms])
+    counts, means, variances = [], [], []
+    try:
+        for start in range(0, len(x), batch_size):
+            inputs = probe(x[start:start + batch_size], training=True)   # also moves the averages; replaced below
+            axes = [tuple(a for a in range(len(t.shape)) if a != norm.axis % len(t.shape))
+                    for t, norm in zip(inputs, norms)]
+            moments = [keras.ops.moments(t, a) for t, a in zip(inputs, axes)]
+            counts.append(len(x[start:start + batch_size]))
+            means.append([np.asarray(mean, np.float64) for mean, _ in moments])
+            variances.append([np.asarray(variance, np.float64) for _, variance in moments])
+    except BaseException:
+        for norm, (mean, variance) in zip(norms, saved):
+            norm.moving_mean.assign(mean)
+            norm.moving_variance.assign(variance)
+        raise
+    weights = np.asarray(counts, np.float64) / sum(counts)
+    for k, norm in enumerate(norms):
+        batch_means = np.stack([m[k] for m in means])
+        mean = weights @ batch_means
+        # the variance over all images: the batches' own variances plus how far their means lie from the mean
+        variance = weights @ (np.stack([v[k] for v in variances]) + (batch_means - mean) ** 2)
+        norm.moving_mean.assign(mean.astype(norm.moving_mean.dtype))
+        norm.moving_variance.assign(variance.astype(norm.moving_variance.dtype))
+    return len(norms)
+
+
+def predict_with_mirror_image(model, x, batch_size: int = 32) -> np.ndarray:
+    """The class probabilities of ``model`` for the images ``x`` (N, height, width, channels), each the
+    average of its prediction for the image and for the image mirrored left-right.
+
+    A sign mirrored is the same sign (notebook 04's augmentation flips training images for that reason),
+    so the two readings are two views of one answer, and their average makes fewer mistakes than either:
+    test-time augmentation, as the ResNet paper scores ImageNet on ten crops, five and their mirror images.
+    """
+    x = np.asarray(x, np.float32)
+    if x.ndim != 4:
+        raise ValueError(f"predict_with_mirror_image expects a batch of images (N, height, width, channels), "
+                         f"got an array of shape {x.shape}; for one image, pass image[None] or load_image(...).")
+    as_is = model.predict(x, batch_size=batch_size, verbose=0)
+    mirrored = model.predict(x[:, :, ::-1], batch_size=batch_size, verbose=0)
+    return (as_is + mirrored) / 2

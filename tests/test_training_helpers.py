@@ -158,3 +158,75 @@ def test_start_blocks_as_identity_explains_an_add_without_a_main_path():
     model = keras.Model(inputs, keras.layers.Add()([inputs, keras.layers.Dense(4)(inputs)]))
     with pytest.raises(ValueError, match="found 0"):
         ru.start_blocks_as_identity(model)
+
+
+def test_reestimate_batchnorm_statistics_makes_inference_match_training_on_the_same_images():
+    model = _block_model("identity_block", filters=[4, 4, 8])
+    x = np.random.default_rng(1).random((12, 8, 8, 8), np.float32)
+    # Moving averages as fit leaves them after a few steps: not the statistics of x.
+    assert not np.allclose(model(x, training=False), model(x, training=True), atol=1e-3)
+    assert ru.reestimate_batchnorm_statistics(model, x, batch_size=len(x)) == 3
+    # One batch: each layer's moving statistics are now those of the batch, so both modes agree.
+    np.testing.assert_allclose(model(x, training=False), model(x, training=True), atol=1e-4)
+
+
+def test_reestimate_batchnorm_statistics_pools_uneven_batches_exactly():
+    import keras
+
+    model = _block_model("identity_block", filters=[4, 4, 8])
+    x = np.random.default_rng(2).random((10, 8, 8, 8), np.float32) * 3 + 1
+    ru.reestimate_batchnorm_statistics(model, x, batch_size=4)   # batches of 4, 4 and 2
+    first = next(layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization))
+    # The first BatchNorm's input does not depend on any normalisation: its statistics over all 10 images.
+    conv_output = keras.Model(model.input, first.input)(x).numpy().astype(np.float64)
+    np.testing.assert_allclose(first.moving_mean.numpy(), conv_output.mean(axis=(0, 1, 2)), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(first.moving_variance.numpy(), conv_output.var(axis=(0, 1, 2)), rtol=1e-4, atol=1e-6)
+
+
+def test_reestimate_batchnorm_statistics_keeps_the_old_statistics_when_it_fails(monkeypatch):
+    import keras
+
+    model = _block_model("identity_block", filters=[4, 4, 8])
+    norms = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    for norm in norms:
+        norm.moving_mean.assign(np.full(norm.moving_mean.shape, 0.5, np.float32))
+    x = np.random.default_rng(3).random((8, 8, 8, 8), np.float32)
+    calls, call = [], keras.Model.__call__
+
+    def interrupted_on_the_second_batch(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt   # the first batch has already moved the averages
+        return call(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "__call__", interrupted_on_the_second_batch)
+    with pytest.raises(KeyboardInterrupt):
+        ru.reestimate_batchnorm_statistics(model, x, batch_size=4)
+    assert len(calls) == 2
+    assert all(np.all(norm.moving_mean.numpy() == 0.5) for norm in norms)
+
+
+def test_reestimate_batchnorm_statistics_without_images_or_batchnorm():
+    import keras
+
+    model = _block_model("identity_block", filters=[4, 4, 8])
+    with pytest.raises(ValueError, match="x is empty"):
+        ru.reestimate_batchnorm_statistics(model, np.zeros((0, 8, 8, 8), np.float32))
+    dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    assert ru.reestimate_batchnorm_statistics(dense, np.zeros((2, 3), np.float32)) == 0
+
+
+def test_predict_with_mirror_image_averages_an_image_and_its_mirror_image():
+    import keras
+
+    model = keras.Sequential([keras.Input((2, 3, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(2, activation="softmax", kernel_initializer="glorot_uniform")])
+    x = np.arange(12, dtype=np.float32).reshape(2, 2, 3, 1) / 12
+    mirrored = x[:, :, ::-1]   # columns reversed: left and right swap
+    assert mirrored[0, 0, 0, 0] == x[0, 0, 2, 0]
+    expected = (model.predict(x, verbose=0) + model.predict(mirrored, verbose=0)) / 2
+    np.testing.assert_allclose(ru.predict_with_mirror_image(model, x), expected, rtol=1e-6)
+    # An image and its mirror image get the same reading.
+    np.testing.assert_allclose(ru.predict_with_mirror_image(model, mirrored), expected, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"image\[None\]"):
+        ru.predict_with_mirror_image(model, x[0])
