@@ -131,6 +131,7 @@ def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
     try:
         for start in range(0, len(x), batch_size):
             inputs = probe(x[start:start + batch_size], training=True)   # also moves the averages; replaced below
+            inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]   # one BatchNorm: one tensor
             axes = [tuple(a for a in range(len(t.shape)) if a != norm.axis % len(t.shape))
                     for t, norm in zip(inputs, norms)]
             moments = [keras.ops.moments(t, a) for t, a in zip(inputs, axes)]
