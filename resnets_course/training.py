@@ -126,7 +126,8 @@ def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
     if len(x) == 0:
         raise ValueError("reestimate_batchnorm_statistics needs images to measure the statistics on; x is empty.")
     saved = [(norm.moving_mean.numpy(), norm.moving_variance.numpy()) for norm in norms]
-    probe = keras.Model(model.input, [norm.input for norm in norms])
+    inputs = model.inputs   # a Sequential model has no .input until called; .inputs it has
+    probe = keras.Model(inputs[0] if len(inputs) == 1 else inputs, [norm.input for norm in norms])
     counts, means, variances = [], [], []
     try:
         for start in range(0, len(x), batch_size):

@@ -206,7 +206,7 @@ def test_reestimate_batchnorm_statistics_keeps_the_old_statistics_when_it_fails(
     assert all(np.all(norm.moving_mean.numpy() == 0.5) for norm in norms)
 
 
-def test_reestimate_batchnorm_statistics_without_images_or_batchnorm():
+def test_reestimate_batchnorm_statistics_without_images_or_with_one_batchnorm_or_none():
     import keras
 
     model = _block_model("identity_block", filters=[4, 4, 8])
@@ -214,6 +214,11 @@ def test_reestimate_batchnorm_statistics_without_images_or_batchnorm():
         ru.reestimate_batchnorm_statistics(model, np.zeros((0, 8, 8, 8), np.float32))
     dense = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
     assert ru.reestimate_batchnorm_statistics(dense, np.zeros((2, 3), np.float32)) == 0
+    # One BatchNorm layer (a probe with one output gives one tensor, not a list of them).
+    single = keras.Sequential([keras.Input((4,)), keras.layers.BatchNormalization()])
+    x = np.random.default_rng(4).random((6, 4), np.float32) * 5
+    assert ru.reestimate_batchnorm_statistics(single, x) == 1
+    np.testing.assert_allclose(single.layers[0].moving_mean.numpy(), x.mean(axis=0), rtol=1e-5)
 
 
 def test_predict_with_mirror_image_averages_an_image_and_its_mirror_image():
