@@ -33,6 +33,21 @@ def recipe_cell() -> str:
     return notebook_04_cell("EPOCHS =")
 
 
+def batchnorm_cell() -> str:
+    """The source of notebook 04's cell that re-measures BatchNorm's statistics after training."""
+    return notebook_04_cell("reestimate_batchnorm_statistics(model")
+
+
+def finish_training(ns: dict, x_train, x_val, y_val) -> tuple[float, float]:
+    """Run notebook 04's cell after ``fit`` in the namespace that :func:`apply_recipe` returned, on the
+    images the model trained on: BatchNorm's statistics re-measured on them. Returns the validation
+    accuracy before and after (the cell's own printout is not shown)."""
+    ns.update(train_images=x_train, X_val=x_val, Y_val=y_val)
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec("from resnets_utils import reestimate_batchnorm_statistics\n" + batchnorm_cell(), ns)
+    return float(ns["before"]), float(ns["after"])
+
+
 def data_cell() -> str:
     """The source of notebook 04's data cell (the one that holds the validation images out)."""
     return notebook_04_cell("hold_out_validation(")

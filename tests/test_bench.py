@@ -63,6 +63,33 @@ def test_time_to_accuracy_scores_test_and_stress_sets_once_after_training():
     assert "stress recall, min over seeds, per class: 0: 0.70, 1: 0.90, 2: 1.00, 3: 1.00, 4: 1.00, 5: 0.80" in text
 
 
+def test_time_to_accuracy_finishes_and_scores_as_notebook_04_does():
+    """After fit, notebook 04's own cell re-measures BatchNorm's statistics on the training images; images are
+    then read as the notebook reads them, each averaged with its mirror image."""
+    import keras
+    import numpy as np
+
+    from bench.course import batchnorm_cell, finish_training
+    from bench.time_to_accuracy import predicted_classes
+
+    assert "reestimate_batchnorm_statistics(model, train_images)" in batchnorm_cell()
+    inputs = keras.Input((4, 4, 1))
+    conv = keras.layers.Conv2D(2, 3, padding="same", kernel_initializer=keras.initializers.GlorotUniform(seed=0))
+    norm = keras.layers.BatchNormalization()
+    outputs = keras.layers.Dense(3, activation="softmax")(keras.layers.Flatten()(norm(conv(inputs))))
+    model = keras.Model(inputs, outputs)
+    model.compile(loss="categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    x, y = rng.random((20, 4, 4, 1), np.float32) * 4, np.eye(3, dtype=np.float32)[rng.integers(0, 3, 20)]
+    before, after = finish_training({"model": model}, x, x[:6], y[:6])
+    assert 0 <= before <= 1 and 0 <= after <= 1
+    np.testing.assert_allclose(norm.moving_mean.numpy(), conv(x).numpy().mean(axis=(0, 1, 2)), rtol=1e-5)
+    mirrored = x[:, :, ::-1]
+    plain = model.predict(x, verbose=0).argmax(axis=1), model.predict(mirrored, verbose=0).argmax(axis=1)
+    assert (plain[0] != plain[1]).any(), "this model reads some images differently from their mirror images"
+    assert np.array_equal(predicted_classes(model, x, 8), predicted_classes(model, mirrored, 8))
+
+
 def test_time_to_accuracy_names_the_stress_factor_that_does_the_harm():
     import numpy as np
 
