@@ -108,9 +108,9 @@ def start_blocks_as_identity(model) -> int:
 def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
     """Replace the moving mean and variance of every BatchNormalization layer of ``model`` with the mean and
     variance its input has over the images ``x``, computed with the model's final weights ("precise
-    BatchNorm", Wu and Johnson 2021, "Rethinking 'Batch' in BatchNorm", section 3).
+    BatchNorm", Wu and Johnson 2021, "Rethinking 'Batch' in BatchNorm").
 
-    During ``fit`` the moving averages follow the last few dozen batches (momentum 0.9), which were
+    During ``fit`` the moving averages follow the last twenty or so batches (momentum 0.9), which were
     augmented and seen by weights that were still changing; the model that is scored is the one after the
     last step. One pass over ``x`` in training mode, ``batch_size`` images at a time, gives each layer the
     statistics that model produces (each layer normalises with the batch's statistics, as in training).
@@ -131,11 +131,11 @@ def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
     counts, means, variances = [], [], []
     try:
         for start in range(0, len(x), batch_size):
-            inputs = probe(x[start:start + batch_size], training=True)   # also moves the averages; replaced below
-            inputs = inputs if isinstance(inputs, (list, tuple)) else [inputs]   # one BatchNorm: one tensor
+            seen = probe(x[start:start + batch_size], training=True)   # also moves the averages; replaced below
+            seen = seen if isinstance(seen, (list, tuple)) else [seen]   # one BatchNorm: one tensor, not a list
             axes = [tuple(a for a in range(len(t.shape)) if a != norm.axis % len(t.shape))
-                    for t, norm in zip(inputs, norms)]
-            moments = [keras.ops.moments(t, a) for t, a in zip(inputs, axes)]
+                    for t, norm in zip(seen, norms)]
+            moments = [keras.ops.moments(t, a) for t, a in zip(seen, axes)]
             counts.append(len(x[start:start + batch_size]))
             means.append([np.asarray(mean, np.float64) for mean, _ in moments])
             variances.append([np.asarray(variance, np.float64) for _, variance in moments])
@@ -161,7 +161,7 @@ def predict_with_mirror_image(model, x, batch_size: int = 32) -> np.ndarray:
 
     A sign mirrored is the same sign (notebook 04's augmentation flips training images for that reason),
     so the two readings are two views of one answer, and their average makes fewer mistakes than either:
-    test-time augmentation, as the ResNet paper scores ImageNet on ten crops, five and their mirror images.
+    test-time augmentation, as the ResNet paper scores ImageNet on ten crops: five, and their mirror images.
     """
     x = np.asarray(x, np.float32)
     if x.ndim != 4:
