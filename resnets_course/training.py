@@ -131,12 +131,13 @@ def reestimate_batchnorm_statistics(model, x, batch_size: int = 64) -> int:
     counts, means, variances = [], [], []
     try:
         for start in range(0, len(x), batch_size):
-            seen = probe(x[start:start + batch_size], training=True)   # also moves the averages; replaced below
+            batch = x[start:start + batch_size]
+            seen = probe(batch, training=True)   # also moves the averages; replaced below
             seen = seen if isinstance(seen, (list, tuple)) else [seen]   # one BatchNorm: one tensor, not a list
             axes = [tuple(a for a in range(len(t.shape)) if a != norm.axis % len(t.shape))
                     for t, norm in zip(seen, norms)]
             moments = [keras.ops.moments(t, a) for t, a in zip(seen, axes)]
-            counts.append(len(x[start:start + batch_size]))
+            counts.append(len(batch))
             means.append([np.asarray(mean, np.float64) for mean, _ in moments])
             variances.append([np.asarray(variance, np.float64) for _, variance in moments])
     except BaseException:
