@@ -21,6 +21,10 @@ How a picture is made:
 - **A stress set** (`make_stress_set`, never written to the data files) draws from a shifted
   distribution: tilts up to 45 degrees either way, smaller and off-centre hands, coloured walls, side
   lights and tinted light, more side views. A model that only learned the training set's habits fails it.
+- **The training images vary as widely** (domain randomisation): each one shifts each of those five
+  factors with probability TRAIN_SHIFT_RATE (1/4), so about a quarter of them shift none. Real photos
+  tilt up to 45 degrees and frame the hand loosely; a model that has seen such hands reads them. The test
+  images shift nothing, so the test score measures the course's plain photographs.
 
 Same seed -> byte-identical arrays on any x86-64 CPU: every image has its own NumPy PCG64 stream, the
 per-pixel arithmetic is +, -, *, /, sqrt, min and max (correctly rounded everywhere, with or without
@@ -47,6 +51,7 @@ TRAIN_PER_CLASS, TEST_PER_CLASS, STRESS_PER_CLASS = 180, 20, 50
 DEFAULT_SEED = 2024
 SPLIT_KEYS = {"train": 0, "test": 1, "stress": 2}
 STRESS_FACTORS = ("tilt", "size", "wall", "light", "turn")   # what the stress set shifts
+TRAIN_SHIFT_RATE = 0.25   # how often a training image shifts each of them (`train_plan`)
 
 
 # ---- scalar geometry (Python floats: the same bits on every CPU) -----------------------------------
@@ -511,14 +516,24 @@ def stress_plan(n_images: int, seed: int):
     return plan
 
 
+def train_plan(n_images: int, seed: int):
+    """Which factors each training image shifts: each one with probability TRAIN_SHIFT_RATE, independently
+    (a stream of its own, so the images' own streams, and every image that shifts nothing, are unchanged)."""
+    rng = np.random.default_rng([seed, SPLIT_KEYS["train"], 1])
+    return [tuple(f for f in STRESS_FACTORS if rng.random() < TRAIN_SHIFT_RATE) for _ in range(n_images)]
+
+
 def make_split(n_per_class: int, seed: int, split: str, progress=None, indices=None, workers: int = 1,
                factors=None):
     """Render a split, or only the images at ``indices`` (each image has its own stream, so the
-    result does not depend on ``workers``). In the stress split each image shifts some of the
-    STRESS_FACTORS (``stress_plan``), or all of ``factors`` when given."""
+    result does not depend on ``workers``). Training images shift some of the STRESS_FACTORS now and
+    then (``train_plan``), test images none; in the stress split each image shifts some of them
+    (``stress_plan``), or all of ``factors`` when given."""
     labels, streams = split_plan(n_per_class, seed, split)
     indices = list(range(len(labels)) if indices is None else indices)
-    if split != "stress":
+    if split == "train":
+        shifted = train_plan(len(labels), seed)
+    elif split == "test":
         shifted = [()] * len(labels)
     else:
         shifted = stress_plan(len(labels), seed) if factors is None else [tuple(factors)] * len(labels)

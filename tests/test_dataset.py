@@ -18,7 +18,7 @@ make_signs = load_generator()
 
 # sha256 of the arrays (x, then y) the generator makes with its default seed.
 # If the generator changes on purpose, regenerate the data and update these two lines.
-TRAIN_SHA = "78e41616cf8fbbd64daa6453b002d29eb9935502059fbd0b042f593936cb7eee"
+TRAIN_SHA = "1c309a636830fb6d2d3ed615c32a47293000592aa5948fe29bbfb99e4f79a83c"
 TEST_SHA = "a125eae7b4e99d47d2dd0e6bc57c0fb6f8b03e55f171315d7df9f0e4cf8e940f"
 
 
@@ -110,15 +110,37 @@ def test_regeneration_does_not_depend_on_the_cpus_vector_units(data, switched_of
     levels = [f for f in CPU_DISPATCH_LEVELS if __cpu_features__.get(f)]
     env = dict(os.environ, NPY_DISABLE_CPU_FEATURES=" ".join(levels[:switched_off]))
     picks = list(range(0, 120, 10))
+    plan = make_signs.train_plan(len(data[0]), make_signs.DEFAULT_SEED)
+    shifted = [next(i for i, factors in enumerate(plan) if f in factors) for f in make_signs.STRESS_FACTORS]
     script = (f"import importlib.util, sys\n"
               f"spec = importlib.util.spec_from_file_location('make_signs', {str(REPO / 'datasets' / 'make_signs.py')!r})\n"
               f"m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
               f"x, y = m.make_split(m.TEST_PER_CLASS, m.DEFAULT_SEED, 'test', indices={picks})\n"
+              f"sys.stdout.buffer.write(x.tobytes())\n"
+              f"x, y = m.make_split(m.TRAIN_PER_CLASS, m.DEFAULT_SEED, 'train', indices={shifted})\n"
               f"sys.stdout.buffer.write(x.tobytes())")
     run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, timeout=300)
     assert run.returncode == 0, run.stderr.decode()[-2000:]
-    x_test = data[2]
-    assert run.stdout == np.ascontiguousarray(x_test[picks]).tobytes()
+    x_train, x_test = data[0], data[2]
+    expected = np.ascontiguousarray(x_test[picks]).tobytes() + np.ascontiguousarray(x_train[shifted]).tobytes()
+    assert run.stdout == expected, "test images, or training images with a tilt, size, wall, light or turn shift"
+
+
+def test_training_images_vary_like_the_stress_set_and_test_images_do_not(monkeypatch):
+    """Domain randomisation: each training image shifts each stress factor with probability 1/4; no test image
+    shifts, so the test score stays a score on the course's plain photographs."""
+    plan = make_signs.train_plan(1080, make_signs.DEFAULT_SEED)
+    for factor in make_signs.STRESS_FACTORS:
+        assert 0.2 < np.mean([factor in factors for factors in plan]) < 0.3, factor
+    assert 0.19 < np.mean([not factors for factors in plan]) < 0.29   # 0.75 ** 5 = 0.237 shift nothing
+    assert plan == make_signs.train_plan(1080, make_signs.DEFAULT_SEED) != make_signs.train_plan(1080, 1)
+    asked = []   # what each image was asked to shift, without rendering it
+    monkeypatch.setattr(make_signs, "_render_one", lambda job: asked.append(job[2]) or np.zeros((64, 64, 3), np.uint8))
+    make_signs.make_split(make_signs.TEST_PER_CLASS, make_signs.DEFAULT_SEED, "test")
+    assert asked == [()] * 120
+    asked.clear()
+    make_signs.make_split(make_signs.TRAIN_PER_CLASS, make_signs.DEFAULT_SEED, "train", indices=range(40))
+    assert asked == plan[:40]
 
 
 def test_stress_set_is_balanced_shifted_and_not_in_the_files(data):
