@@ -22,9 +22,9 @@ How a picture is made:
   distribution: tilts up to 45 degrees either way, smaller and off-centre hands, coloured walls, side
   lights and tinted light, more side views. A model that only learned the training set's habits fails it.
 - **The training images vary as widely** (domain randomisation): each one shifts each of those five
-  factors with probability TRAIN_SHIFT_RATE (1/4), so about a quarter of them shift none. Real photos
-  tilt up to 45 degrees and frame the hand loosely; a model that has seen such hands reads them. The test
-  images shift nothing, so the test score measures the course's plain photographs.
+  factors with probability TRAIN_SHIFT_RATE (1/4), so about a quarter of them shift none. Real photos tilt
+  up to 45 degrees and frame the hand loosely; a model that has seen such hands reads them better. The
+  test images shift nothing, so the test score measures the course's plain photographs.
 
 Same seed -> byte-identical arrays on any x86-64 CPU: every image has its own NumPy PCG64 stream, the
 per-pixel arithmetic is +, -, *, /, sqrt, min and max (correctly rounded everywhere, with or without
