@@ -1,6 +1,6 @@
 """The whole benchmark in one command: the three scripts in turn, then one summary table.
 
-    python -m bench        # about 13 minutes on a 2-core CPU
+    python -m bench        # about 25 minutes on a 2-core CPU
 
 Runs bench.course_time (every solution notebook), bench.train_speed (the course's ResNet-50 against
 keras.applications, 3 alternating rounds) and bench.time_to_accuracy (notebook 04's own seed), each in

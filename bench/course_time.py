@@ -57,7 +57,7 @@ def write_back(nb, path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def time_notebook(path: Path, workdir: Path, timeout: int = 1200, keep_in: Path | None = None) -> dict:
+def time_notebook(path: Path, workdir: Path, timeout: int = 1800, keep_in: Path | None = None) -> dict:
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3", record_timing=True,
                             resources={"metadata": {"path": str(workdir)}})

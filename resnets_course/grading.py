@@ -1,6 +1,6 @@
 """Grade a folder of submitted student notebooks against the release they came from.
 
-    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 900] [--timeout 1200] [--jobs N] [--quick]
+    python -m tools.grade SUBMISSIONS/ [--out RESULTS/] [--cell-timeout 1800] [--timeout 2400] [--jobs N] [--quick]
 
 A submission is any ``*.ipynb`` under SUBMISSIONS/ whose name contains a course notebook's name,
 e.g. ``alice/02_identity_block.ipynb`` or ``bob-03_convolutional_block.ipynb``; the student is the
@@ -284,9 +284,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Grade submitted student notebooks against their release.")
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, gradebook.csv and summary.md")
-    parser.add_argument("--cell-timeout", type=int, default=900,
-                        help="seconds one cell may run (notebook 04 trains ResNet-50 in one cell, about 8 minutes)")
-    parser.add_argument("--timeout", type=int, default=1200, help="seconds one submission may run in all")
+    parser.add_argument("--cell-timeout", type=int, default=1800,
+                        help="seconds one cell may run (notebook 04 trains ResNet-50 in one cell, about 10 minutes)")
+    parser.add_argument("--timeout", type=int, default=2400, help="seconds one submission may run in all")
     parser.add_argument("--jobs", type=int, default=1,
                         help="submissions judged side by side, on a Dask LocalCluster of this many workers (default 1)")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",

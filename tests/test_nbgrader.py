@@ -83,7 +83,7 @@ def test_an_assignment_holds_the_notebooks_it_imports_and_the_images_it_shows(ex
     assert (folder / "images" / "identity_block.png").is_file()
     markdown = "".join(c.source for c in read(folder / f"{NAME}.ipynb").cells if c.cell_type == "markdown")
     assert "](images/identity_block.png)" in markdown and "../images" not in markdown
-    assert "c.Execute.timeout = 1800" in (exported / "nbgrader_config.py").read_text()
+    assert "c.Execute.timeout = 2700" in (exported / "nbgrader_config.py").read_text()
     assert release_main(["--nbgrader", str(exported)]) == 1   # never overwrites an instructor's assignments
 
 

@@ -39,11 +39,11 @@ CONFIG = '''"""nbgrader settings for the ResNets course (written by `python -m t
 c = get_config()  # noqa: F821
 
 c.CourseDirectory.course_id = "resnets"
-# nbgrader stops a cell after 30 s by default. Notebook 04 trains ResNet-50 in one cell (about 8 minutes
-# on two cores, twice that with two autograde runs side by side): give a cell 30 minutes. Or autograde
+# nbgrader stops a cell after 30 s by default. Notebook 04 trains ResNet-50 in one cell (about 10 minutes
+# on two cores, twice that with two autograde runs side by side): give a cell 45 minutes. Or autograde
 # with RESNETS_QUICK=1 in the environment: 04 then trains one epoch on 64 images (its ResNet50 check,
 # which carries the points, is the same; its accuracy is then printed, not checked).
-c.Execute.timeout = 1800
+c.Execute.timeout = 2700
 '''
 
 
