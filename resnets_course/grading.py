@@ -33,10 +33,11 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resnets_course.judge import (QUICK_ENV, RELEASES, JudgeError, course_notebook_name, load_release,
-                                  read_notebook, release_id_of, release_index)
+from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, QUICK_ENV, RELEASES, JudgeError, course_notebook_name,
+                                  load_release, read_notebook, release_id_of, release_index)
 
 STATUSES = ("pass", "fail", "missing", "error", "timeout")
+SUBMISSION_TIMEOUT = 2400   # seconds one submission may run in all: notebook 04's cell and the rest
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
@@ -280,19 +281,24 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
             cluster.close()
 
 
-def main(argv=None) -> int:
+def argument_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Grade submitted student notebooks against their release.")
     parser.add_argument("submissions", type=Path)
     parser.add_argument("--out", type=Path, default=None, help="folder for results.csv, gradebook.csv and summary.md")
-    parser.add_argument("--cell-timeout", type=int, default=1800,
+    parser.add_argument("--cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT,
                         help="seconds one cell may run (notebook 04 trains ResNet-50 in one cell, about 10 minutes)")
-    parser.add_argument("--timeout", type=int, default=2400, help="seconds one submission may run in all")
+    parser.add_argument("--timeout", type=int, default=SUBMISSION_TIMEOUT, help="seconds one submission may run in all")
     parser.add_argument("--jobs", type=int, default=1,
                         help="submissions judged side by side, on a Dask LocalCluster of this many workers (default 1)")
     parser.add_argument("--scheduler", default=None, metavar="tcp://HOST:8786",
                         help="judge on this existing Dask cluster instead (its workers need the course installed)")
     parser.add_argument("--quick", action="store_true", default=os.environ.get(QUICK_ENV) == "1",
                         help="notebook 04: grade the ResNet50 check with a one-epoch training run, not the accuracy")
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = argument_parser()
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
