@@ -24,17 +24,20 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hmac
 import json
 import os
 import re
+import secrets
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from resnets_course.environment import REPO
 from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, QUICK_ENV, RELEASES, JudgeError, course_notebook_name,
-                                  load_release, read_notebook, release_id_of, release_index)
+                                  load_release, read_notebook, release_id_of, release_index, report_signature)
 
 STATUSES = ("pass", "fail", "missing", "error", "timeout")
 SUBMISSION_TIMEOUT = 2400   # seconds one submission may run in all: notebook 04's cell and the rest
@@ -126,7 +129,9 @@ class Share:
 # The judge's process starts in about 1 s instead of 4 s: pytest loads only the judge (not hypothesis,
 # nbval and the other installed plugins), and jsonschema does not build its IRI grammar (2 s at import, for
 # a format check that reading notebooks never uses). Each submission still has its own process and kernel.
-FAST_PYTEST = "import sys; sys.modules['rfc3987_syntax'] = None; import pytest; sys.exit(pytest.main())"
+# The first line on stdin is the key that signs the judge's report (read before pytest replaces stdin).
+FAST_PYTEST = ("import sys; sys.modules['rfc3987_syntax'] = None; from resnets_course import judge; "
+               "judge.REPORT_KEY = sys.stdin.readline().strip(); import pytest; sys.exit(pytest.main())")
 
 
 def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict | None = None):
@@ -142,21 +147,46 @@ def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict
         copy = tmp / f"{sub.course}.ipynb"
         copy.write_bytes(sub.data)
         (tmp / "pytest.ini").write_text("[pytest]\n")   # the course's own pytest settings stay out
+        course = course_copy(tmp / ".course")   # what the judge and the kernel import
         report = tmp / "judge-report.json"
         cmd = [sys.executable, "-c", FAST_PYTEST, "-p", "resnets_course.judge", "-p", "no:cacheprovider", "-q",
                "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
                f"--judge-cell-timeout={cell_timeout}", str(copy)]
+        key = secrets.token_hex(32)
         try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout,
-                                  env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {})})
+            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, input=key + "\n",
+                                  env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {}),
+                                       "PYTHONPATH": os.pathsep.join(filter(None, [str(course),
+                                                                                   os.environ.get("PYTHONPATH")]))})
         except subprocess.TimeoutExpired:
             return None, f"did not finish within {timeout} s"
+        output = (proc.stdout + proc.stderr).strip()[-300:]
+        if proc.returncode not in (0, 1):   # pytest's codes for "all passed" and "some failed"
+            return None, f"the judge stopped abnormally (exit status {proc.returncode}): {output}"
         if not report.exists():
-            return None, "the judge could not run this notebook: " + (proc.stdout + proc.stderr).strip()[-300:]
-        reports = json.loads(report.read_text())
+            return None, "the judge could not run this notebook: " + output
+        reports = _signed_reports(report, key)
+        if reports is None:
+            return None, FORGED
         if not reports:
             return None, "the judge found nothing to judge in this notebook"
         return reports[0], None
+
+
+FORGED = ("the judge's report of this notebook is not the one the judge signed: code in this submission "
+          "tampered with grading. Look at its graded cells.")
+
+
+def _signed_reports(path: Path, key: str) -> list | None:
+    """The reports in the judge's file, or None if the judge did not sign them with ``key``."""
+    try:
+        content = json.loads(path.read_text())
+        reports, signature = content["reports"], content["signature"]
+    except (ValueError, TypeError, KeyError, OSError):
+        return None
+    if not hmac.compare_digest(str(signature), report_signature(reports, key)):
+        return None
+    return reports
 
 
 def _status(verdicts: list[dict]) -> tuple[str, str]:
@@ -175,6 +205,97 @@ def _status(verdicts: list[dict]) -> tuple[str, str]:
 QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not checked)"
 
 
+# ------------------------------------------------------------------------------------------------
+# The files a submission must leave alone
+# ------------------------------------------------------------------------------------------------
+# A submission's code runs with the grader's permissions. Code that rewrote the judge, a check, a release
+# or NumPy on disk would change how every later submission is graded. So each submission is judged with
+# its own copy of the course's files, written from the copy this process read before it judged anything,
+# and between two fingerprints of the course's files and Python's packages: a change is reported, never
+# undone (it may be the instructor's own edit). This finds what it looks for; it is not a sandbox (README).
+
+COURSE_FILES = ("resnets_course", "resnets_utils.py", "reference", "datasets", "images")
+PYTHON_PACKAGES = ("numpy", "keras", "tensorflow", "h5py", "PIL", "matplotlib", "IPython", "ipykernel", "jupyter_client",
+                   "nbclient", "nbformat", "traitlets", "zmq", "tornado", "pytest", "_pytest", "pluggy")
+STARTUP_FILES = ("sitecustomize.py", "usercustomize.py")
+_PRISTINE: dict[str, bytes] = {}   # the course's files as this process first read them: relative path -> bytes
+
+
+def _python_roots() -> list[Path]:
+    """The packages the judge and the notebooks import, and the places whose files every Python or
+    IPython start runs (.pth files, sitecustomize, IPython's startup scripts and kernel config)."""
+    import importlib.util
+    import site
+
+    roots = []
+    for package in PYTHON_PACKAGES:
+        spec = importlib.util.find_spec(package)
+        roots += [Path(p) for p in (spec.submodule_search_locations or [])] if spec else []
+    for folder in {*site.getsitepackages(), site.getusersitepackages()}:
+        folder = Path(folder)
+        if folder.is_dir():
+            roots += [p for p in folder.iterdir() if p.suffix == ".pth" or p.name in STARTUP_FILES]
+    ipython = Path(os.environ.get("IPYTHONDIR", Path.home() / ".ipython"))
+    roots += [p for p in ipython.glob("profile_*/startup")] + [p for p in ipython.glob("profile_*/*.py")]
+    return roots
+
+
+def _files(root: Path):
+    if root.is_file():
+        yield root
+        return
+    for folder, subfolders, names in os.walk(root):
+        subfolders[:] = [d for d in subfolders if d != "__pycache__"]   # Python writes these on import
+        for name in names:
+            yield Path(folder) / name
+
+
+def fingerprint(roots) -> dict:
+    """{file: (size, modification time, change time, inode)}: a rewrite changes one of them even when
+    the size and the modification time are put back."""
+    found = {}
+    for root in roots:
+        for path in _files(Path(root)):
+            try:
+                st = path.lstat()
+            except OSError:
+                continue
+            found[str(path)] = (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return found
+
+
+def course_copy(folder: Path) -> Path:
+    """Write the course's files, as this process first read them, into ``folder``; return it."""
+    if not _PRISTINE:
+        for root in COURSE_FILES:
+            for path in _files(REPO / root):
+                _PRISTINE[str(path.relative_to(REPO))] = path.read_bytes()
+    for relative, data in _PRISTINE.items():
+        target = folder / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    return folder
+
+
+class Watch:
+    """The course's files and Python's, before a submission is judged; ``changed()`` says what differs after."""
+
+    def __init__(self):
+        self.roots = [REPO / name for name in COURSE_FILES] + _python_roots()
+        self.before = fingerprint(self.roots)
+
+    def changed(self) -> str:
+        after = fingerprint(self.roots)
+        paths = sorted(p for p in self.before.keys() | after.keys() if self.before.get(p) != after.get(p))
+        if not paths:
+            return ""
+        shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        return (f"while this submission was judged, files on the grading machine changed: {shown}. If you did not "
+                "change them, code in this submission (or in one judged at the same time) did: look at its graded "
+                "cells, and put the files back (git checkout; pip install --force-reinstall for Python's). "
+                "Submissions are judged with a copy of the course read when grading started.")
+
+
 def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False) -> list[Row]:
     student, course = sub.student, sub.course
     cell_timeout, timeout = round(cell_timeout * share.slowdown), round(timeout * share.slowdown)
@@ -187,12 +308,14 @@ def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = S
         return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
     reads_quick_mode = any("quick_run()" in c["source"] for c in release["cells"])
     env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
+    watch = Watch()
     report, problem = judge_submission(sub, cell_timeout, timeout, env)
+    problem = watch.changed() or problem
     rows = []
     for exercise, points in exercises(release).items():
         row = Row(student, course, exercise, "error", "", max_points=points, release=rid)
         if problem or report.get("problem"):
-            row.status = "timeout" if problem and "finish" in problem else "error"
+            row.status = "timeout" if problem and problem.startswith("did not finish") else "error"
             row.detail = problem or report["problem"]
         else:
             verdicts = [v for v in report["verdicts"] if v["exercise"] == exercise and v["role"] == "check"]

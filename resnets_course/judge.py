@@ -19,6 +19,8 @@ the student's file stored or printed never decides anything:
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import re
@@ -52,9 +54,14 @@ def _sanitizers() -> list:
 SANITIZE = _sanitizers()
 NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?")
 # Names a graded cell has no reason to touch: an instructor should look at a submission that does.
+# Reaching into functions' internals, files, processes and threads too: that is how code finds the course's
+# reference code or a solution on the grading machine without naming them.
 SUSPICIOUS = re.compile(r"\b(?:check_\w+|block_checks|resnet_checks|family_checks|resnets_utils|resnets_course|"
                         r"judge_kernel|get_ipython|builtins|__builtins__|sys\.modules|setattr|globals|importlib|"
-                        r"__import__|os\.environ|RESNETS_QUICK|sys\.stdout|sys\.stderr)\b")
+                        r"__import__|os\.environ|environ|RESNETS_QUICK|sys\.stdout|sys\.stderr|__globals__|__code__|"
+                        r"co_filename|__closure__|__subclasses__|__dict__|f_globals|f_back|_getframe|__file__|"
+                        r"subprocess|threading|_thread|Timer|signal|ctypes|inspect|os\.system|os\.kill)\b|"
+                        r"\b(?:open|exec|eval|compile|read_text|read_bytes|write_text|write_bytes)(?=\()")
 
 
 class JudgeError(Exception):
@@ -423,8 +430,12 @@ class Judge:
             names = ", ".join(sorted(set(changed)))
             verdict.status = "fail"
             verdict.tampered = ", ".join(filter(None, [verdict.tampered, f"code changed {names}"]))
-            verdict.message = (f"Your code changed {names}, which the checks use. The checks ran as released, "
-                               f"and this exercise cannot pass while your code changes them: remove that code.")
+            if any(name.startswith(judge_kernel.THREAD_NOTE) for name in changed):
+                verdict.message = ("Your code started a thread that keeps running beside the checks, where it could "
+                                   "change what they use. This exercise cannot pass while it runs: remove that code.")
+            else:
+                verdict.message = (f"Your code changed {names}, which the checks use. The checks ran as released, "
+                                   f"and this exercise cannot pass while your code changes them: remove that code.")
             return
         expects_error = _marker(step.source, "NBVAL_RAISES_EXCEPTION")
         if errors and not expects_error:
@@ -610,8 +621,23 @@ def pytest_terminal_summary(terminalreporter):
             terminalreporter.write_line(f"{Path(report.path).name}: {note}")
 
 
+#: Set by the grading process (``grading.FAST_PYTEST``, read from stdin before any kernel starts): the report
+#: is then signed with it, so that a student's code, which runs in a kernel started by this process, cannot
+#: forge the report that grading reads.
+REPORT_KEY = ""
+
+
+def report_signature(reports: list, key: str) -> str:
+    canonical = json.dumps(reports, sort_keys=True).encode()
+    return hmac.new(key.encode(), canonical, hashlib.sha256).hexdigest()
+
+
 def pytest_sessionfinish(session):
     target = session.config.getoption("--judge-report", None)
     if target:
         reports = [asdict(r) for r in session.config.stash.get(_REPORTS, [])]
-        Path(target).write_text(json.dumps(reports, indent=1))
+        content = {"reports": reports, "signature": report_signature(reports, REPORT_KEY)} if REPORT_KEY else reports
+        target = Path(target)
+        fresh = target.with_name(f".{target.name}.{os.getpid()}")
+        fresh.write_text(json.dumps(content, indent=1))
+        os.replace(fresh, target)   # whatever stood at the target (a student's file) is replaced

@@ -13,6 +13,7 @@ import json
 import linecache
 import os
 import sys
+import threading
 import types
 
 #: Code compiled from a student's cell carries this file name; import_exercise's code carries the
@@ -20,9 +21,11 @@ import types
 STUDENT_FILE = "<your code: {}>"
 MARKER = "@@judge@@ "
 QUICK_ENV = "RESNETS_QUICK"
+THREAD_NOTE = "a thread left running"
 COURSE_PACKAGES = ("resnets_utils", "resnets_course", "block_checks", "resnet_checks", "family_checks",
                    "resnet_family", "residual_numpy", "fused_batchnorm")
 WATCHED_MODULES = ("builtins", "numpy", "numpy.testing", "math")
+WATCHED_PREFIXES = ("numpy.",)   # NumPy's own modules: np.allclose looks up isclose in numpy._core.numeric
 #: The builtins the checks rely on (the kernel itself swaps others, such as input, on every request).
 WATCHED_BUILTINS = ("print", "isinstance", "issubclass", "len", "abs", "round", "float", "int", "str", "repr",
                     "format", "any", "all", "min", "max", "sum", "zip", "range", "type", "getattr", "hasattr",
@@ -36,8 +39,7 @@ def _is_course(name: str | None) -> bool:
 def _from_student() -> bool:
     frame = sys._getframe(2)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if name.startswith("<your code") or name.endswith(".ipynb"):
+        if _is_student_file(frame.f_code.co_filename):
             return True
         frame = frame.f_back
     return False
@@ -95,10 +97,11 @@ class _Guard:
             "AST transformers": (shell.ast_transformers, list(shell.ast_transformers)),
         }
         self.events = {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()}
+        self.threads = set(sys._current_frames())   # the kernel's own
 
     # -- snapshots ---------------------------------------------------------------------------------
     def _watched(self, name: str) -> bool:
-        return (_is_course(name) and name != __name__) or name in WATCHED_MODULES
+        return (_is_course(name) and name != __name__) or name in WATCHED_MODULES or name.startswith(WATCHED_PREFIXES)
 
     def snapshot_new_modules(self) -> None:
         for name, module in list(sys.modules.items()):
@@ -191,6 +194,35 @@ class _Guard:
         self._set_quick()
         return changed
 
+    def new_threads(self, after_student_cell: bool) -> list[str]:
+        """Threads that student code started: they could undo the restoring above while the checks run.
+
+        After a graded cell every new thread is the student's (a graded cell has no reason to start one); a
+        release cell may start threads of its own, so after it only those running or started by student code
+        count. The threads of release cells join the kernel's own."""
+        found = []
+        for ident, frame in sys._current_frames().items():
+            if ident in self.threads or ident == threading.get_ident():
+                continue
+            thread = next((t for t in threading.enumerate() if t.ident == ident), None)
+            target = getattr(thread, "_target", None) or getattr(thread, "function", None)   # Timer: function
+            code = getattr(target, "__code__", None) or getattr(getattr(type(thread), "run", None), "__code__", None)
+            stack = []
+            while frame is not None:
+                stack.append(frame.f_code.co_filename)
+                frame = frame.f_back
+            if code is not None:
+                stack.append(code.co_filename)
+            if after_student_cell or any(_is_student_file(name) for name in stack) or isinstance(thread, threading.Timer):
+                found.append(f"{THREAD_NOTE} ({thread.name if thread else ident})")
+            else:
+                self.threads.add(ident)
+        return found
+
+
+def _is_student_file(name: str) -> bool:
+    return name.startswith("<your code") or name.endswith(".ipynb")
+
 
 _MISSING = object()
 _guard: _Guard | None = None
@@ -210,14 +242,14 @@ def install(quick: bool, modules: list[str]) -> None:
 
 
 def before_release_cell() -> None:
-    changed = _guard.restore()
+    changed = _guard.restore() + _guard.new_threads(after_student_cell=True)
     printed, _guard.printed[:] = "".join(_guard.printed), []
     _report(changed=changed, printed=printed)
 
 
 def after_release_cell() -> None:
     """After a release cell: what student code called by it changed, and what it printed."""
-    changed = _guard.restore()
+    changed = _guard.restore() + _guard.new_threads(after_student_cell=False)
     _guard.snapshot_new_modules()
     _guard.protect_namespace()
     printed, _guard.printed[:] = "".join(_guard.printed), []

@@ -1,0 +1,162 @@
+"""Submissions that attack grading itself, not the checks: each one loses its points and is reported.
+
+One class of notebooks 01 and 02 is graded once with `tools.grade`; every student tries one attack:
+
+| student   | the attack                                                                          |
+|-----------|-------------------------------------------------------------------------------------|
+| forger    | writes an all-pass report where grading reads it, then kills the judge's process   |
+| internals | patches NumPy where the guard did not look (numpy._core.numeric.isclose), no code   |
+| looper    | correct code, and a thread that keeps running beside the checks                     |
+| timer     | correct code, and a Timer whose function is not the student's own                   |
+| rewriter  | appends a line to one of the course's files on disk, for later submissions          |
+| thief     | calls the course's reference code through a function's globals, unnamed             |
+| zed       | correct 02, graded after the rewriter: passes, judged with the course as it was     |
+"""
+import csv
+import json
+import textwrap
+
+import pytest
+
+from resnets_course import grading as grade
+from resnets_course.environment import REPO
+from tests import submissions as S
+from tests.notebook_tools import tagged
+
+TARGET = REPO / "resnets_course" / "errors.py"   # the file the rewriter appends to
+
+
+def with_graded(name: str, *sources, fill: bool = False):
+    """Student notebook `name` (filled if asked) with its graded cells' sources replaced, in order (None keeps one)."""
+    nb = S.fill(S.student(name), name) if fill else S.student(name)
+    for (_, cell), source in zip(tagged(nb, "graded"), sources):
+        if source is not None:
+            cell.source = textwrap.dedent(source)
+    return nb
+
+
+FORGER = """
+    import json, os, signal
+    if os.path.exists("pytest.ini"):   # only when tools.grade judges it
+        cells = json.load(open(os.path.join(os.path.dirname(example.__code__.co_filename), "releases",
+                                            __import__("json").load(open("01_residual_equations.ipynb"))
+                                            ["metadata"]["course"]["release"], "01_residual_equations.json")))["cells"]
+        verdicts = [{"index": c["index"], "id": c["id"], "role": c["role"], "exercise": c["exercise"],
+                     "status": "pass", "message": "", "tampered": "", "printed": ""} for c in cells]
+        with open("judge-report.json", "w") as f:
+            json.dump([{"path": os.path.abspath("01_residual_equations.ipynb"), "notebook": "01_residual_equations",
+                        "release": "", "verdicts": verdicts, "notes": [], "missing": {}, "problem": ""}], f)
+        os.kill(os.getppid(), signal.SIGKILL)
+        os._exit(0)
+    """
+
+INTERNALS = """
+    import numpy._core.numeric as numeric
+    numeric.isclose = lambda *args, **kwargs: True   # np.allclose calls this name
+
+    def residual_block_forward(a_prev, parameters):
+        return a_prev, (a_prev, None, None, None, parameters)
+    """
+
+LOOPER = """
+    import threading, time
+
+    def _keep_going():
+        while True:
+            time.sleep(0.05)
+
+    threading.Thread(target=_keep_going, daemon=True).start()
+    """
+
+TIMER = """
+    import os, threading
+    threading.Timer(3600, os.getpid).start()
+    """
+
+REWRITER = f"""
+    with open({str(TARGET)!r}, "a") as f:
+        f.write("# written by a submission\\n")
+    """
+
+THIEF = """
+    def residual_block_forward(a_prev, parameters):
+        course = example.__globals__
+        a_next, _ = course["stack_forward"](a_prev, [parameters])
+        return a_next, course["exercise_cache"](a_prev, parameters)
+    """
+
+
+@pytest.fixture(scope="module")
+def attacked(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("attacks")
+    subs = tmp / "submissions"
+    S.write(with_graded("01_residual_equations", FORGER), subs / "forger" / "01_residual_equations.ipynb")
+    S.write(with_graded("01_residual_equations", INTERNALS), subs / "internals" / "01_residual_equations.ipynb")
+    looper = S.append_to_graded(S.fill(S.student("02_identity_block"), "02_identity_block"), textwrap.dedent(LOOPER),
+                                top=True)
+    S.write(looper, subs / "looper" / "02_identity_block.ipynb")
+    timer = S.append_to_graded(S.fill(S.student("02_identity_block"), "02_identity_block"), textwrap.dedent(TIMER),
+                               top=True)
+    S.write(timer, subs / "timer" / "02_identity_block.ipynb")
+    S.write(with_graded("01_residual_equations", REWRITER), subs / "rewriter" / "01_residual_equations.ipynb")
+    S.write(with_graded("01_residual_equations", THIEF, fill=True), subs / "thief" / "01_residual_equations.ipynb")
+    S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), subs / "zed" / "02_identity_block.ipynb")
+    original = TARGET.read_bytes()
+    try:
+        assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick"]) == 0
+        after = TARGET.read_bytes()
+    finally:
+        TARGET.write_bytes(original)
+    rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
+    return {s: [r for r in rows if r["student"] == s] for s in {r["student"] for r in rows}}, original, after
+
+
+def test_a_forged_report_and_a_killed_judge_score_nothing(attacked):
+    rows, _, _ = attacked
+    assert rows["forger"] and all(r["status"] == "error" and r["points"] == "0" for r in rows["forger"])
+    assert all("stopped abnormally" in r["detail"] for r in rows["forger"])
+
+
+def test_numpy_patched_anywhere_is_undone_and_reported(attacked):
+    rows, _, _ = attacked
+    assert all(r["status"] == "fail" and r["points"] == "0" for r in rows["internals"])
+    assert any("numpy._core.numeric.isclose" in r["tampered"] for r in rows["internals"])
+
+
+@pytest.mark.parametrize("student", ["looper", "timer"])
+def test_a_thread_left_running_fails_the_exercise(attacked, student):
+    rows, _, _ = attacked
+    [row] = rows[student]
+    assert row["status"] == "fail" and row["points"] == "0"
+    assert "thread" in row["detail"] and "a thread left running" in row["tampered"]
+
+
+def test_a_rewritten_course_file_is_reported_and_judges_no_one_else(attacked):
+    rows, original, after = attacked
+    assert after != original, "the rewriter did not reach the course's file: the test does not test"
+    assert all(r["status"] == "error" and r["points"] == "0" and "files on the grading machine changed" in r["detail"]
+               and "errors.py" in r["detail"] for r in rows["rewriter"])
+    [zed] = rows["zed"]   # graded after the rewriter, with the course as it was when grading started
+    assert zed["status"] == "pass", zed
+    others = [r for s, rs in rows.items() if s not in ("rewriter",) for r in rs]
+    assert not any("grading machine" in r["detail"] for r in others), "only the rewriter changed files"
+
+
+def test_reaching_into_functions_internals_is_flagged_for_review(attacked):
+    rows, _, _ = attacked
+    assert any("__globals__" in r["review"] for r in rows["thief"])
+
+
+def test_only_the_judges_signature_opens_its_report(tmp_path):
+    from resnets_course.judge import report_signature
+
+    reports = [{"path": "x.ipynb", "verdicts": [{"status": "fail"}]}]
+    path = tmp_path / "judge-report.json"
+    path.write_text(json.dumps({"reports": reports, "signature": report_signature(reports, "k" * 64)}))
+    assert grade._signed_reports(path, "k" * 64) == reports
+    assert grade._signed_reports(path, "j" * 64) is None
+    reports[0]["verdicts"][0]["status"] = "pass"
+    path.write_text(json.dumps({"reports": reports, "signature": report_signature(reports, "j" * 64)}))
+    assert grade._signed_reports(path, "k" * 64) is None
+    path.write_text(json.dumps(reports))   # the unsigned format a student's own check writes
+    assert grade._signed_reports(path, "k" * 64) is None
