@@ -9,8 +9,9 @@
    kernel does not apply (another backend, not a 4-D float32 channels-last input, a mask,
    renormalisation or synchronized statistics) Keras's own code runs. Both compute the same maths
    (the moving variance uses the biased batch variance, as Keras does); they differ in the last bits.
-2. **Recording layer calls.** The checks watch which layers a student's block calls by wrapping
-   ``keras.src.ops.operation.Operation.__call__``, the one entry point of every layer and op.
+2. **Recording layer calls.** The checks watch which layers and ops a student's block calls by wrapping
+   ``keras.src.ops.operation.Operation.__call__`` and ``symbolic_call`` (how ``X + Y`` and ``keras.ops``
+   functions reach an op) and ``keras.layers.Layer.__call__`` (``wrapped_operation_calls``).
 
 Both rely on Keras internals that the pinned Keras has; ``require_keras_internals()`` says clearly
 when an installed Keras differs, instead of failing somewhere inside a check.
@@ -31,7 +32,8 @@ _BATCHNORM_ATTRIBUTES = ("gamma", "beta", "moving_mean", "moving_variance", "eps
 
 
 def require_keras_internals():
-    """The Operation class whose ``__call__`` the checks wrap; a CourseError naming the fix if Keras changed it."""
+    """The Operation class whose ``__call__`` and ``symbolic_call`` the checks wrap; a CourseError naming the fix
+    if Keras changed them."""
     problem = None
     if not keras.__version__.startswith("3."):
         problem = f"Keras {keras.__version__} is not Keras 3"
@@ -41,8 +43,9 @@ def require_keras_internals():
         except ImportError:
             problem = "keras.src.ops.operation.Operation is gone"
         else:
-            if not callable(getattr(Operation, "__call__", None)):
-                problem = "Operation.__call__ is gone"
+            gone = [name for name in ("__call__", "symbolic_call") if not callable(Operation.__dict__.get(name))]
+            if gone:
+                problem = f"Operation.{gone[0]} is gone"
     if problem:
         raise CourseError(f"The course's checks rely on an internal part of Keras {TESTED_KERAS}, and {problem} in "
                           f"the installed Keras {keras.__version__}. Install the course's versions: "
@@ -52,14 +55,24 @@ def require_keras_internals():
 
 @contextlib.contextmanager
 def wrapped_operation_calls(wrap):
-    """Within the block, every layer and op call goes through ``wrap(original_call)``."""
+    """Within the block, every layer and op call goes through ``wrap(original)``.
+
+    Wrapped: ``Operation.__call__`` (every layer, and an op called as an object),
+    ``Operation.symbolic_call`` (how ``keras.ops`` functions and operators such as ``X + Y`` reach an
+    op when their inputs are symbolic; ``Layer`` overrides it, so a layer is not seen there), and
+    ``Layer.__call__``, which builds the layer before it calls ``Operation.__call__``, so that a layer
+    whose build fails (an ``Add`` of two shapes that differ) is seen too. A layer call thus passes
+    through the wrapper more than once, nested; the wrapper keeps the outermost call."""
     operation = require_keras_internals()
-    original = operation.__call__
-    operation.__call__ = wrap(original)
+    targets = [(operation, "__call__"), (operation, "symbolic_call"), (keras.layers.Layer, "__call__")]
+    originals = [(cls, name, cls.__dict__[name]) for cls, name in targets if name in cls.__dict__]
+    for cls, name, original in originals:
+        setattr(cls, name, wrap(original))
     try:
         yield
     finally:
-        operation.__call__ = original
+        for cls, name, original in originals:
+            setattr(cls, name, original)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -14,6 +14,8 @@ PROJECT_IF_4F = "if s != 1 or X_shortcut.shape[-1] != 4 * F:"
 SECOND_3X3 = "X = Conv2D(filters=F, kernel_size=3, strides=(1, 1), padding='same', kernel_initializer=initializer(seed=0))(X)"
 BN_LINE = "X = BatchNormalization(axis=3)(X, training=training)"
 SHORTCUT_BN = "        X_shortcut = BatchNormalization(axis=3)(X_shortcut, training=training)\n"
+BASIC_PROJECTION = ("X_shortcut = Conv2D(filters=F, kernel_size=1, strides=(s, s), padding='valid', "
+                    "kernel_initializer=initializer(seed=0))(X_shortcut)")
 
 POST_ACTIVATION_COMMON = [
     ("no_relu_after_add", [(FINAL_RELU, ADD)], "must end with a ReLU applied after the addition"),
@@ -43,9 +45,22 @@ BASIC = POST_ACTIVATION_COMMON + [
     ("projects_only_when_channels_change", [(PROJECT_IF, "if X_shortcut.shape[-1] != F:")], ONLY_WHEN_WIDENED),
     ("shortcut_saved_after_first_component", [("    ### START CODE HERE ###\n", "    X_shortcut = X\n    ### START CODE HERE ###\n")],
      "the shortcut is the block's input X itself (X_shortcut = X, saved before the main path changes X)"),
+    ("projection_with_2F_filters", [(BASIC_PROJECTION, BASIC_PROJECTION.replace("filters=F,", "filters=2 * F,"))],
+     "the projection's 1x1 Conv2D has 4 filters; it needs 2 (filters), the main path's output channels"),
+    ("relu_inside_conv2d", [(SECOND_3X3, SECOND_3X3.replace("padding='same',", "padding='same', activation='relu',"))],
+     "Conv2D(..., activation='relu') applies a ReLU before the BatchNorm"),
+    ("plus_instead_of_add_layer", [("X = Add()([X, X_shortcut])", "X = X + X_shortcut")],
+     "write the addition as the layer Add()([X, X_shortcut]): the check of build_resnet reads your blocks' Add layers"),
+    ("batchnorm_after_add", [(f"{SECOND_3X3}\n    {BN_LINE}\n", f"{SECOND_3X3}\n"),
+                             (FINAL_RELU, f"{ADD}\n    {BN_LINE}\n    X = Activation('relu')(X)")],
+     "the second BatchNormalization belongs on the main path, before the addition"),
+    ("add_of_three_tensors", [("Add()([X, X_shortcut])", "Add()([X, X_shortcut, X_shortcut])")],
+     "the addition adds 3 tensors; it adds exactly two"),
 ]
 
 THIRD_1X1 = "X = Conv2D(filters=4 * F, kernel_size=1, strides=(1, 1), padding='valid', kernel_initializer=initializer(seed=0))(X)"
+BOTTLENECK_PROJECTION = ("X_shortcut = Conv2D(filters=4 * F, kernel_size=1, strides=(s, s), padding='valid', "
+                         "kernel_initializer=initializer(seed=0))(X_shortcut)")
 
 BOTTLENECK = POST_ACTIVATION_COMMON + [
     ("projects_only_when_strided", [(PROJECT_IF_4F, "if s != 1:")], "the input has 3 channels and the block outputs 8"),
@@ -59,6 +74,15 @@ BOTTLENECK = POST_ACTIVATION_COMMON + [
                                        f"{SECOND_3X3}\n    {BN_LINE}\n")],
      "2 ReLU layers; found 3 and 1"),
     ("projects_only_when_channels_change", [(PROJECT_IF_4F, "if X_shortcut.shape[-1] != 4 * F:")], ONLY_WHEN_WIDENED),
+    ("projection_with_F_filters", [(BOTTLENECK_PROJECTION, BOTTLENECK_PROJECTION.replace("filters=4 * F", "filters=F"))],
+     "the projection's 1x1 Conv2D has 2 filters; it needs 8 (4 * filters), the main path's output channels"),
+    ("batchnorm_without_scale", [(f"{SECOND_3X3}\n    {BN_LINE}", f"{SECOND_3X3}\n    {BN_LINE.replace('axis=3', 'axis=3, scale=False')}")],
+     "drops the learned scale γ"),
+    ("keras_ops_relu", [(FINAL_RELU, f"    from keras import ops\n{ADD}\n    X = ops.relu(X)")],
+     "keras.ops.relu computes the right ReLU, but write it as the layer Activation('relu')"),
+    ("batchnorm_after_add", [(f"{THIRD_1X1}\n    {BN_LINE}\n", f"{THIRD_1X1}\n"),
+                             (FINAL_RELU, f"{ADD}\n    {BN_LINE}\n    X = Activation('relu')(X)")],
+     "the third BatchNormalization belongs on the main path, before the addition"),
 ]
 
 PREACT_ADD = "    X = Add()([X, X_shortcut])\n"
@@ -87,6 +111,10 @@ PREACT_BASIC = [
     ("identity_shortcut_after_preactivation", [(PROJECT_IF, "X_shortcut = X\n    " + PROJECT_IF)],
      "the identity shortcut must carry the block's input X itself, saved before the first BatchNorm -> ReLU"),
     ("projects_only_when_channels_change", [(PROJECT_IF, "if X_shortcut.shape[-1] != F:")], ONLY_WHEN_WIDENED),
+    ("conv_without_bias", [(LAST_3X3, LAST_3X3.replace("padding='same',", "padding='same', use_bias=False,"))],
+     "this course keeps Conv2D's default bias, as keras.applications' ResNet50 does, so the parameter counts"),
+    ("keras_ops_add", [(PREACT_ADD, "    from keras import ops\n    X = ops.add(X, X_shortcut)\n")],
+     "X + X_shortcut (keras.ops.add) computes the right sum, but write the addition as the layer Add()"),
 ]
 
 PREACT_SHORTCUT_4F = PREACT_SHORTCUT_F.replace("filters=F,", "filters=4 * F,")
@@ -106,6 +134,10 @@ PREACT_BOTTLENECK = [
     ("identity_shortcut_after_preactivation", [(PROJECT_IF_4F, "X_shortcut = X\n    " + PROJECT_IF_4F)],
      "the identity shortcut must carry the block's input X itself, saved before the first BatchNorm -> ReLU"),
     ("projects_only_when_channels_change", [(PROJECT_IF_4F, "if X_shortcut.shape[-1] != 4 * F:")], ONLY_WHEN_WIDENED),
+    ("projection_with_F_filters", [(PREACT_SHORTCUT_4F, PREACT_SHORTCUT_F)],
+     "the projection's 1x1 Conv2D has 2 filters; it needs 8 (4 * filters), the main path's output channels"),
+    ("initializer_without_seed", [(THIRD_1X1, THIRD_1X1.replace("initializer(seed=0)", "initializer()"))],
+     "call initializer(seed=0), as the docstring says"),
 ]
 
 STRIDE = "s = 2 if i == 0 and stage > 0 else 1"
@@ -126,7 +158,32 @@ BUILD = [
         "preact_bottleneck_block", "bottleneck_block"))], "with preact=True use the pre-activation blocks"),
     ("two_blocks_per_stage", [("for i in range(blocks):", "for i in range(2):")], "[3, 4, 6, 3] per stage"),
     ("one_stage_too_few", [("enumerate(repetitions)", "enumerate(repetitions[:3])")], "blocks"),
+    ("relu_inside_stem_conv", [("strides=(2, 2), kernel_initializer=glorot_uniform(seed=0))(X)",
+                                "strides=(2, 2), activation='relu', kernel_initializer=glorot_uniform(seed=0))(X)")],
+     "Conv2D(..., activation='relu') applies a ReLU before the BatchNorm"),
 ]
+
+# Correct ways of writing the blocks that the checks must accept: {block: [(id, [(old, new), ...]), ...]}.
+_POST_ALTERNATIVES = [
+    ("relu_layer", [(FINAL_RELU, f"    from keras.layers import ReLU\n{ADD}\n    X = ReLU()(X)")]),
+    ("tf_nn_relu", [(FINAL_RELU, f"    import tensorflow as tf\n{ADD}\n    X = Activation(tf.nn.relu)(X)")]),
+    ("keras_activations_relu", [(FINAL_RELU, f"    import keras\n{ADD}\n    X = Activation(keras.activations.relu)(X)")]),
+    ("functional_add", [(FINAL_RELU, "    import keras\n    X = keras.layers.add([X, X_shortcut])\n    X = Activation('relu')(X)")]),
+    ("add_order_swapped", [("Add()([X, X_shortcut])", "Add()([X_shortcut, X])")]),
+    ("batchnorm_axis_minus_1", [("BatchNormalization(axis=3)", "BatchNormalization(axis=-1)")]),
+    ("same_padding_on_1x1", [("padding='valid'", "padding='same'")]),
+    ("tuple_kernel_sizes", [("kernel_size=1,", "kernel_size=(1, 1),"), ("kernel_size=3,", "kernel_size=(3, 3),")]),
+]
+_PREACT_ALTERNATIVES = [
+    ("relu_layer", [("X = Activation('relu')(X)", "X = __import__('keras').layers.ReLU()(X)")]),
+    ("tf_nn_relu", [("X = Activation('relu')(X)", "X = Activation(__import__('tensorflow').nn.relu)(X)")]),
+    ("functional_add", [("X = Add()([X, X_shortcut])", "X = __import__('keras').layers.add([X, X_shortcut])")]),
+    ("add_order_swapped", [("Add()([X, X_shortcut])", "Add()([X_shortcut, X])")]),
+    ("batchnorm_axis_minus_1", [("BatchNormalization(axis=3)", "BatchNormalization(axis=-1)")]),
+    ("same_padding_on_1x1", [("padding='valid'", "padding='same'")]),
+]
+ALTERNATIVES = {"basic_block": _POST_ALTERNATIVES, "bottleneck_block": _POST_ALTERNATIVES,
+                "preact_basic_block": _PREACT_ALTERNATIVES, "preact_bottleneck_block": _PREACT_ALTERNATIVES}
 
 MISTAKES = {"basic_block": BASIC, "bottleneck_block": BOTTLENECK, "preact_basic_block": PREACT_BASIC,
             "preact_bottleneck_block": PREACT_BOTTLENECK, "build_resnet": BUILD}

@@ -64,6 +64,44 @@ def test_check_names_the_mistake(exercise, mistake):
     assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
 
 
+ALTERNATIVES = [(ex, a) for ex in bm.MISTAKES for a in bm.ALTERNATIVES]
+
+
+@pytest.mark.parametrize("exercise, alternative", ALTERNATIVES, ids=[f"{e}-{a[0]}" for e, a in ALTERNATIVES])
+def test_correct_alternatives_pass(exercise, alternative, capsys):
+    """Other correct ways of writing the block (keras.layers.add, ReLU(), axis=-1, ...) pass the check."""
+    _, edits = alternative
+    nb = read(NOTEBOOKS / bm.NOTEBOOK[exercise])
+    CHECKS[exercise](define(exercise, bm.apply(graded_source(nb, exercise), edits)))
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
+def test_structure_only_cases_are_not_compared_numerically():
+    """The second calls of 02 and 03 (three different filters; s = 1) are checked layer by layer only:
+    the stored numbers stay the 2021 assignment's, and the message's "the ... shortcut" counts numbered calls."""
+    from resnets_course.checks import blocks
+
+    for exercise in bm.MISTAKES:
+        spec = blocks.SPECS[exercise]
+        assert spec.cases[0].numbers and not spec.cases[1].numbers, exercise
+        assert {label for label, _ in blocks.EXPECTED_NUMBERS[exercise]} == {spec.cases[0].label}, exercise
+    identity = blocks.SPECS["identity_block"].cases[1]
+    assert len({f for f, _ in identity.convs}) == 3
+    assert blocks.SPECS["convolutional_block"].cases[1].s == 1
+
+
+def test_the_initializer_must_be_called_with_seed_0():
+    from resnets_course.checks.blocks import InitializerMisused, ones_initializer
+
+    assert ones_initializer(seed=0) is not None and ones_initializer(0) is not None
+    for args, kwargs, words in [(((2, 2),), {"dtype": "float32"}, "call the initializer"),
+                                ((), {"shape": (2,)}, "call the initializer"),
+                                ((), {}, "initializer(seed=0), as the docstring says"),
+                                ((), {"seed": 1}, "initializer(seed=0), as the docstring says")]:
+        with pytest.raises(InitializerMisused, match=words.replace("(", r"\(").replace(")", r"\)")):
+            ones_initializer(*args, **kwargs)
+
+
 def test_nbval_fails_on_every_mistake(tmp_path):
     """Each mistake, written into the solution notebook, makes nbval fail at that exercise's check cell."""
     paths, expected = [], {}

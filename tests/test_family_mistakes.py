@@ -81,6 +81,28 @@ def test_check_names_the_mistake(exercise, mistake):
     assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
 
 
+ALTERNATIVES = [(ex, a) for ex, alternatives in fm.ALTERNATIVES.items() for a in alternatives]
+
+
+@pytest.mark.parametrize("exercise, alternative", ALTERNATIVES, ids=[f"{e}-{a[0]}" for e, a in ALTERNATIVES])
+def test_correct_alternatives_pass(exercise, alternative, capsys):
+    """Other correct ways of writing a block (ReLU(), tf.nn.relu, keras.layers.add, axis=-1, ...) pass its check."""
+    _, edits = alternative
+    CHECKS[exercise](define(exercise, fm.apply(graded_source(NB, exercise), edits)))
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
+def test_build_check_accepts_blocks_with_relu_layers(capsys):
+    """Blocks that end with keras.layers.ReLU() instead of Activation('relu') make the same networks."""
+    ns = namespace()
+    for name in FAMILY:
+        source = graded_source(NB, name).replace("Activation('relu')(X)", "__import__('keras').layers.ReLU()(X)")
+        exec(source, ns)
+    ns["build_resnet"].__globals__.update(ns)
+    models.check_build_resnet(ns["build_resnet"])
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
 def test_check_explains_a_function_that_returns_none():
     with pytest.raises(CheckFailed, match="returned None"):
         blocks.check_basic_block(lambda X, filters, s=1, training=False, initializer=None: None)

@@ -12,7 +12,7 @@ SOLUTION = graded_source(read(NOTEBOOKS / "04_resnet50.ipynb"), "ResNet50")
 IMPORTS = """from keras import Input, Model
 from keras.initializers import glorot_uniform
 from keras.layers import (Activation, AveragePooling2D, BatchNormalization, Conv2D, Dense, Flatten,
-                          MaxPooling2D, ZeroPadding2D)
+                          GlobalAveragePooling2D, MaxPooling2D, ZeroPadding2D)
 """
 
 STEM_CONV = "X = Conv2D(64, (7, 7), strides=(2, 2), kernel_initializer=glorot_uniform(seed=0))"
@@ -40,7 +40,54 @@ MISTAKES = [
     ("stem-conv-padding-same", [(STEM, "    " + STEM_CONV.replace("strides=(2, 2),", "strides=(2, 2), padding='same',")
                                    + "(X_input)")], "the stem's zero padding is missing"),
     ("stem-padding-1", [("ZeroPadding2D((3, 3))", "ZeroPadding2D((1, 1))")], "should be ZeroPadding2D((3, 3))"),
+    ("global-average-pool", [("X = AveragePooling2D((2, 2))(X)", "X = GlobalAveragePooling2D()(X)")],
+     "GlobalAveragePooling2D averages the same 2x2 map, but this exercise asks for AveragePooling2D((2, 2)) then Flatten"),
+    ("block-output-not-assigned", [("X = convolutional_block(X, f=3, filters=[128, 128, 512]",
+                                    "convolutional_block(X, f=3, filters=[128, 128, 512]")],
+     "or a block's output was not assigned back: X = convolutional_block(X, ...)"),
+    ("stage4-with-stage3-filters", [("[256, 256, 1024]", "[256, 256, 512]")],
+     "no block outputs the channels of stage conv4, and stage conv3 has 10 blocks instead of 4"),
+    ("relu-inside-stem-conv", [(STEM_CONV, STEM_CONV.replace("strides=(2, 2),", "strides=(2, 2), activation='relu',"))],
+     "Conv2D(..., activation='relu') applies a ReLU before the BatchNorm"),
 ]
+
+
+def _relu_inside_convs(source):
+    return source.replace("padding='same',", "padding='same', activation='relu',")
+
+
+def _relu_layers(source):
+    return source.replace("X = Activation('relu')(X)", "X = __import__('keras').layers.ReLU()(X)")
+
+
+@pytest.fixture(scope="module")
+def edited_blocks():
+    """The solution's blocks, edited: {edit: {"identity_block": ..., "convolutional_block": ...}}."""
+    out = {}
+    for edit in (_relu_inside_convs, _relu_layers):
+        namespace = {}
+        for nb, name in (("02_identity_block.ipynb", "identity_block"),
+                         ("03_convolutional_block.ipynb", "convolutional_block")):
+            notebook = read(NOTEBOOKS / nb)
+            exec(IMPORTS + "from keras.layers import Add\n" + edit(graded_source(notebook, name)), namespace)
+        out[edit.__name__] = {k: namespace[k] for k in ("identity_block", "convolutional_block")}
+    return out
+
+
+def test_blocks_with_relu_layers_pass(edited_blocks, capsys):
+    """keras.layers.ReLU() in the blocks makes the same ResNet-50: the table reads it as an Activation."""
+    resnet_checks.check_resnet50(build(edited_blocks["_relu_layers"], SOLUTION))
+    assert "All tests passed." in capsys.readouterr().out
+
+
+def test_blocks_with_a_relu_inside_conv2d_fail(edited_blocks):
+    with pytest.raises(CheckFailed, match=r"Conv2D\(\.\.\., activation='relu'\) applies a ReLU before the BatchNorm"):
+        resnet_checks.check_resnet50(build(edited_blocks["_relu_inside_convs"], SOLUTION))
+
+
+def test_stage_hint_uses_an_before_a_vowel():
+    hint = resnet_checks._stage_hint("head", [["AveragePooling2D", [1, 1, 2048], 0]], [["Flatten", [2048], 0]])
+    assert "an AveragePooling2D" in hint and "a Flatten" in hint
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,11 @@ The blocks of 05 are called four times: with an identity shortcut (s = 1, channe
 projection that downsamples (s = 2), with one that only widens (s = 1, channels differ, as in the
 first block of ResNet-50) and with one that only downsamples (s = 2, channels match), so that a
 block that projects only when the channels change fails too.
+
+Notebooks 02 and 03 keep the 2021 assignment's call, whose numbers are compared, and add one call
+whose structure only is checked (``Case.numbers`` False): the identity block with three different
+filters, so that F1 and F2 swapped show, and the convolutional block with s = 1, so that a stride
+written as a fixed number instead of s shows.
 """
 from __future__ import annotations
 
@@ -22,8 +27,8 @@ import numpy as np
 
 from ..errors import CheckFailed
 from ..keras_internals import keras
-from .messages import (INITIALIZER_IGNORED, RELU_BEFORE_ADD, RETURNED_NONE, TRAINING_FLAG_IGNORED, fail,
-                       fail_on_error)
+from .messages import (INITIALIZER_IGNORED, INITIALIZER_NOT_CALLED, INITIALIZER_SEED, RELU_BEFORE_ADD,
+                       RETURNED_NONE, TRAINING_FLAG_IGNORED, fail, fail_on_error, layer_settings_problem)
 from .tracing import arrow, recording, trace
 
 # --------------------------------------------------------------------------------------------
@@ -61,6 +66,7 @@ class Case:
     s: int
     convs: tuple              # ((filters, kernel), ...) of the main path; the first one has stride s
     arguments: dict = field(default_factory=dict, compare=False)   # besides X, training and initializer
+    numbers: bool = True      # False: traced and checked layer by layer, but no stored numbers to compare
 
     @property
     def projection(self) -> bool:
@@ -125,10 +131,15 @@ def _family_cases(bottleneck: bool) -> tuple:
 
 
 SPECS = {
+    # The first case of each is the 2021 assignment's, with its numbers; the second is checked layer by layer.
     "identity_block": BlockSpec("identity_block", False, (
-        Case("identity", 3, 1, ((4, 1), (4, 2), (3, 1)), {"f": 2, "filters": [4, 4, 3]}),), template=True),
+        Case("identity", 3, 1, ((4, 1), (4, 2), (3, 1)), {"f": 2, "filters": [4, 4, 3]}),
+        Case("identity", 3, 1, ((2, 1), (4, 2), (3, 1)), {"f": 2, "filters": [2, 4, 3]}, numbers=False),
+    ), template=True),
     "convolutional_block": BlockSpec("convolutional_block", False, (
-        Case("downsampling", 3, 2, ((2, 1), (4, 2), (6, 1)), {"f": 2, "filters": [2, 4, 6], "s": 2}),), template=True),
+        Case("downsampling", 3, 2, ((2, 1), (4, 2), (6, 1)), {"f": 2, "filters": [2, 4, 6], "s": 2}),
+        Case("widening", 3, 1, ((2, 1), (4, 2), (6, 1)), {"f": 2, "filters": [2, 4, 6], "s": 1}, numbers=False),
+    ), template=True),
     "basic_block": BlockSpec("basic_block", False, _family_cases(False)),
     "bottleneck_block": BlockSpec("bottleneck_block", False, _family_cases(True)),
     "preact_basic_block": BlockSpec("preact_basic_block", True, _family_cases(False)),
@@ -160,16 +171,22 @@ def _unchanged_shortcut(spec: BlockSpec, case: Case) -> str:
             f"{case.out_channels} output channels) it needs a projection.")
 
 
-def _check_padding_and_axis(name, tr):
+def _check_layer_settings(name, tr):
+    """Each Conv2D's padding, activation and bias, each BatchNormalization's axis, γ, β and epsilon."""
     for c in tr.of_kind("conv"):
         k = c.config["kernel_size"][0]
         if k > 1 and c.config["padding"] != "same":
             fail(name, f"a {k}x{k} convolution uses padding='{c.config['padding']}', which shrinks the image so the "
                        "shortcut no longer fits: use padding='same'.")
-    for c in tr.of_kind("bn"):
-        if c.config["axis"] not in (3, -1):
-            fail(name, f"BatchNormalization(axis={c.config['axis']}) normalises over the wrong axis. Images are "
-                       "(batch, height, width, channels): use axis=3, the channel axis.")
+    for kind in ("bn", "conv"):   # the axis first, as before the other settings were checked
+        for c in tr.of_kind(kind):
+            problem = layer_settings_problem(c.kind, c.config)
+            if problem:
+                fail(name, problem)
+
+
+_STILL_DOWNSAMPLES = ("called with s=1 your block{where} still downsamples: use strides=(s, s){how}, not a fixed "
+                      "number, so s decides (ResNet-50's stage conv2 calls it with s=1).")
 
 
 def _check_template_convs(spec: BlockSpec, tr, case: Case):
@@ -188,9 +205,11 @@ def _check_template_convs(spec: BlockSpec, tr, case: Case):
                            f"(you have {_kernels(kernels)}).")
             fail(name, f"the main path's kernel sizes should be {_kernels(w.kernel for w in want)}; found "
                        f"{_kernels(kernels)}.")
-    _check_padding_and_axis(name, tr)
+    _check_layer_settings(name, tr)
     if len(main_convs) == n:
         strides = [c.config["strides"][0] for c in main_convs]
+        if case.projection and s == 1 and strides[0] != 1 and strides[1:] == [1] * (n - 1):
+            fail(name, _STILL_DOWNSAMPLES.format(where="", how=" in the first 1x1 Conv2D"))
         if case.projection and strides[0] == 1 and strides[1] == s != 1:
             fail(name, f"the stride s={s} is on the {f}x{f} convolution; in this block it belongs to the first 1x1 "
                        "Conv2D of the main path (and to the shortcut's Conv2D).")
@@ -219,6 +238,8 @@ def _check_projection_conv(spec: BlockSpec, tr, call, case: Case):
             fail(name, "the shortcut's Conv2D must be applied to the block's input X_shortcut, saved before the "
                        "main path changes X.")
     sc = _as_layer(call)
+    if sc.strides != s and s == 1 and spec.template:
+        fail(name, _STILL_DOWNSAMPLES.format(where="'s shortcut", how=" in the shortcut's Conv2D"))
     if sc.strides != s:
         fail(name, f"the shortcut's Conv2D has strides {sc.strides}; it needs strides=(s, s) = ({s}, {s}) so the "
                    "shortcut shrinks like the main path.")
@@ -227,8 +248,27 @@ def _check_projection_conv(spec: BlockSpec, tr, call, case: Case):
                    f"{call.describe()}.")
 
 
+def _op_message(spec: BlockSpec, call) -> str:
+    """A keras.ops function (or an operator such as +) applied to a tensor where the course asks for a layer."""
+    if spec.template:
+        reads = "notebook 04 reads your blocks' {layers} to check your ResNet-50"
+    else:
+        reads = "the check of build_resnet reads your blocks' {layers} to find the stages and the kind of block"
+    if call.kind == "op:add":
+        return ("X + X_shortcut (keras.ops.add) computes the right sum, but write the addition as the layer "
+                "Add()([X, X_shortcut]): " + reads.format(layers="Add layers") + ", and the layer shows in "
+                "model.summary().")
+    if call.kind == "op:relu":
+        return ("keras.ops.relu computes the right ReLU, but write it as the layer Activation('relu'): "
+                + reads.format(layers="Activation layers") + ", and the layer shows in model.summary().")
+    return (f"your block applies keras.ops.{call.kind[3:]} (or an operator such as * or -) to a tensor; write "
+            "every step as a Keras layer: Conv2D, BatchNormalization, Activation('relu') and Add.")
+
+
 def _check_call(spec: BlockSpec, tr, case: Case):
     name, s, channels = spec.name, case.s, case.channels
+    if isinstance(tr.error, InitializerMisused):
+        fail(name, str(tr.error).split("\n")[0])
     if tr.error is None and tr.output is None:
         fail(name, "the function " + RETURNED_NONE)
     if tr.error is None and not hasattr(tr.output, "shape"):
@@ -237,12 +277,16 @@ def _check_call(spec: BlockSpec, tr, case: Case):
     if spec.template:
         _check_template_convs(spec, tr, case)   # checks the padding and the axis too, after the kernel sizes
     else:
-        _check_padding_and_axis(name, tr)
+        _check_layer_settings(name, tr)
+    ops = [c for c in tr.calls if c.kind.startswith("op:")]
+    if ops:
+        fail(name, _op_message(spec, next((c for c in ops if c.kind in ("op:add", "op:relu")), ops[0])))
     if tr.error is not None:
         msg = str(tr.error).split("\n")[0]
         if "incompatible shapes" in msg.lower() or "must have the same shape" in msg.lower():
             _explain_shapes(spec, tr, case, msg)
-        fail_on_error(name, tr.error)
+        last = tr.calls[-1] if tr.calls else None
+        fail_on_error(name, tr.error, add=last is not None and last.kind == "add" and last.failed)
 
     adds = tr.of_kind("add")
     if not adds:
@@ -252,7 +296,10 @@ def _check_call(spec: BlockSpec, tr, case: Case):
     if len(adds) > 1:
         fail(name, f"the block adds {len(adds)} times; the shortcut is added exactly once.")
     add = adds[0]
-    if len(add.inputs) == 2 and add.inputs[0] is add.inputs[1]:
+    if len(add.inputs) != 2:
+        fail(name, f"the addition adds {len(add.inputs)} tensor{'s' if len(add.inputs) != 1 else ''}; it adds exactly "
+                   "two, the main path's output X and the shortcut X_shortcut: Add()([X, X_shortcut]).")
+    if add.inputs[0] is add.inputs[1]:
         which = ("" if case.projection else "the shortcut must be the block's input X itself (X_shortcut = X, "
                  "saved before the main path changes X); ")
         fail(name, f"the addition adds the same tensor twice: {which}add the main path's output X and the shortcut "
@@ -262,20 +309,13 @@ def _check_call(spec: BlockSpec, tr, case: Case):
     sources = [tr.producer(t) for t in add.inputs]
     chains = [tr.chain(t) for t in add.inputs]
     received = f"the addition received {arrow(chains[0])} and {arrow(chains[1]) if len(chains) > 1 else 'nothing'}"
-    ids = [{id(c) for c in chain} for chain in chains]
-    nested = len(ids) == 2 and ids[0] and ids[1] and (ids[0] <= ids[1] or ids[1] <= ids[0])
+    nested, ids = _nested(chains)
     from_input = [i for i, src in enumerate(sources) if src is not None and src.kind == "input"]
     if not case.projection and spec.template and not from_input:
         fail(name, f"the shortcut must be the block's input (X_shortcut = X, saved before the main path changes X), "
                    f"but {received}.")
     if nested and not case.projection:   # no projection here: the shortcut is a tensor of the main path
-        taken_after = arrow(chains[0] if ids[0] <= ids[1] else chains[1])
-        if spec.preact:
-            fail(name, f"with s = {s} and matching channels the identity shortcut must carry the block's input X "
-                       f"itself, saved before the first BatchNorm -> ReLU; yours is taken after {taken_after}. Only "
-                       "a projection shortcut reads the pre-activated input.")
-        fail(name, f"with s = {s} and matching channels the shortcut is the block's input X itself (X_shortcut = X, "
-                   f"saved before the main path changes X); yours is taken after {taken_after}.")
+        _fail_shortcut_inside(spec, case, chains, ids)
     if nested:
         where = ("the pre-activated input (the output of the first ReLU)" if spec.preact else
                  "the block's input X_shortcut, saved before the main path changes X")
@@ -302,6 +342,23 @@ def _check_call(spec: BlockSpec, tr, case: Case):
         _compare_shortcut(spec, tr, case, main, shortcut)
 
 
+def _nested(chains) -> tuple[bool, list]:
+    """Whether one of the addition's two inputs lies on the other's path (the shortcut taken from the main path)."""
+    ids = [{id(c) for c in chain} for chain in chains]
+    return bool(len(ids) == 2 and ids[0] and ids[1] and (ids[0] <= ids[1] or ids[1] <= ids[0])), ids
+
+
+def _fail_shortcut_inside(spec: BlockSpec, case: Case, chains, ids):
+    """The identity shortcut is a tensor of the main path, not the block's input."""
+    taken_after = arrow(chains[0] if ids[0] <= ids[1] else chains[1])
+    if spec.preact:
+        fail(spec.name, f"with s = {case.s} and matching channels the identity shortcut must carry the block's input "
+                        f"X itself, saved before the first BatchNorm -> ReLU; yours is taken after {taken_after}. "
+                        "Only a projection shortcut reads the pre-activated input.")
+    fail(spec.name, f"with s = {case.s} and matching channels the shortcut is the block's input X itself (X_shortcut = "
+                    f"X, saved before the main path changes X); yours is taken after {taken_after}.")
+
+
 def _check_ending(spec: BlockSpec, tr, add):
     """A post-activation block ends with a ReLU of the addition; a pre-activation block with the addition."""
     name = spec.name
@@ -321,6 +378,16 @@ def _check_ending(spec: BlockSpec, tr, add):
             fail(name, RELU_BEFORE_ADD)
         fail(name, "the block must end with a ReLU applied after the addition, a[l+2] = g(z[l+2] + a[l]): "
                    "add the shortcut first, then apply Activation('relu').")
+    # Add -> BatchNormalization (-> ReLU): the main path's last BatchNorm was moved after the addition.
+    bn = final if final is not None and final.kind == "bn" else None
+    if final is not None and final.kind == "relu" and final.inputs:
+        before = tr.producer(final.inputs[0])
+        bn = before if before is not None and before.kind == "bn" else None
+    if bn is not None and bn.inputs and tr.producer(bn.inputs[0]) is add:
+        n = len(spec.cases[0].convs)
+        ordinal = ["first", "second", "third", "fourth"][n - 1]
+        fail(name, f"the {ordinal} BatchNormalization belongs on the main path, before the addition: "
+                   "Conv2D -> BatchNormalization, then Add()([X, X_shortcut]), then Activation('relu').")
     if final is None or final.kind != "relu":
         fail(name, f"the block must end with a ReLU after the addition; it ends with {ends}.")
     if not relu_after_add:
@@ -332,6 +399,12 @@ def _explain_shapes(spec: BlockSpec, tr, case: Case, msg: str):
     name, s, channels, out = spec.name, case.s, case.channels, case.out_channels
     convs = tr.of_kind("conv")
     n_main = len(case.convs)
+    failed = next((c for c in reversed(tr.calls) if c.kind == "add" and c.failed), None)
+    if failed is not None and len(failed.inputs) == 2 and not case.projection:
+        chains = [tr.chain(t) for t in failed.inputs]
+        nested, ids = _nested(chains)
+        if nested:
+            _fail_shortcut_inside(spec, case, chains, ids)
     if case.projection and len(convs) <= n_main:
         how = ("a 1x1 Conv2D with stride s applied to the pre-activated input" if spec.preact else
                f"{arrow(spec.projection(case))} applied to the block's input")
@@ -342,6 +415,16 @@ def _explain_shapes(spec: BlockSpec, tr, case: Case, msg: str):
         why = f"s = {s}" if s != 1 else f"the input has {channels} channels and the block outputs {out}"
         fail(name, f"the shortcut and the main path have different shapes here ({why}), so the shortcut needs a "
                    f"projection: {how}. Project whenever s != 1 or the number of channels changes.")
+    if failed is not None and len(failed.inputs) == 2:   # the projection is there: has it the main path's width?
+        chains = [tr.chain(t) for t in failed.inputs]
+        n_convs = [[c for c in chain if c.kind == "conv"] for chain in chains]
+        short_i = min((0, 1), key=lambda i: len(n_convs[i]))
+        projection, main_convs = n_convs[short_i], n_convs[1 - short_i]
+        if (len(projection) == 1 and projection[0].config["kernel_size"] == (1, 1) and main_convs
+                and main_convs[-1].config["filters"] == out != projection[0].config["filters"]):
+            need = "F3" if spec.template else ("4 * filters" if spec.bottleneck else "filters")
+            fail(name, f"the projection's 1x1 Conv2D has {projection[0].config['filters']} filters; it needs {out} "
+                       f"({need}), the main path's output channels.")
     # The projection is there, reading the right tensor, but with a stride of its own.
     first_relu = next((c for c in tr.calls if c.kind == "relu"), None)
 
@@ -458,7 +541,21 @@ def _compare_shortcut(spec: BlockSpec, tr, case: Case, main, shortcut):
 # The training flag, the initializer, and the numbers with every weight = 1
 # --------------------------------------------------------------------------------------------
 
-def ones_initializer(seed=0):
+class InitializerMisused(Exception):
+    """The check's initializer was not used as the docstring says: initializer(seed=0)."""
+
+
+def ones_initializer(*args, **kwargs):
+    """Stands for glorot_uniform in the checks: every weight = 1, if called as initializer(seed=0).
+
+    Called as Keras calls an initializer (a shape, a dtype), it was passed uncalled:
+    kernel_initializer=initializer. Without seed=0 the student's own printed values would change from
+    run to run. Both raise InitializerMisused, which the check turns into its hint."""
+    if "dtype" in kwargs or "shape" in kwargs or (args and not isinstance(args[0], int)):
+        raise InitializerMisused(INITIALIZER_NOT_CALLED)
+    seed = args[0] if args else kwargs.get("seed")
+    if not isinstance(seed, int) or isinstance(seed, bool) or seed != 0:
+        raise InitializerMisused(INITIALIZER_SEED)
     return keras.initializers.Constant(1.0)
 
 
@@ -509,10 +606,11 @@ def _family_sample(out):
 
 
 def block_numbers(fn, spec: BlockSpec) -> dict:
-    """{(case label, training): the compared sample of the output, to 4 decimals}, with every weight = 1."""
+    """{(case label, training): the compared sample of the output, to 4 decimals}, with every weight = 1
+    (the cases with stored numbers only)."""
     numbers = {}
     sample = SAMPLES.get(spec.name, _family_sample)
-    for case in spec.cases:
+    for case in (c for c in spec.cases if c.numbers):
         for flag in (False, True):
             out = rounded(fn(constant_images(case.channels), **case.arguments, training=flag,
                              initializer=ones_initializer), spec.name)
@@ -534,7 +632,7 @@ EXPECTED_NUMBERS = _expected_numbers()
 
 def _check_numbers(spec: BlockSpec, fn):
     got = block_numbers(fn, spec)
-    several = len(spec.cases) > 1
+    several = sum(c.numbers for c in spec.cases) > 1
     for (label, flag), want in EXPECTED_NUMBERS[spec.name].items():
         g, w = np.asarray(got[label, flag]), np.asarray(want)
         if g.shape != w.shape or not np.allclose(g, w, rtol=1e-4, atol=1e-4):

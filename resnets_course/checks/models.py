@@ -26,7 +26,8 @@ from ..environment import QUICK_ENV, REPO, quick_run
 from ..errors import CheckFailed
 from ..exercises import import_exercise
 from ..keras_internals import keras
-from .messages import RETURNED_NONE, fail
+from .messages import RETURNED_NONE, fail, layer_settings_problem
+from .tracing import layer_kind
 
 REFERENCE = REPO / "reference" / "resnet50_layers.json"
 STAGE_SIZE = {"stem": stage_size(0), **{name: stage_size(i) for i, name in enumerate(STAGE_NAMES)}}   # 64x64 input
@@ -73,7 +74,23 @@ def _segments(model) -> list[tuple[str, list]]:
 
 
 def _row(layer) -> tuple:
-    return (type(layer).__name__, tuple(_shape(layer)), int(layer.count_params()))
+    # A plain keras.layers.ReLU() is the same layer as Activation('relu'): the stored table calls both "Activation".
+    kind = "Activation" if layer_kind(layer)[0] == "relu" else type(layer).__name__
+    return (kind, tuple(_shape(layer)), int(layer.count_params()))
+
+
+def _settings_problem(model) -> str | None:
+    """The first Conv2D or BatchNormalization whose settings are wrong (an activation inside Conv2D, ...), in words."""
+    for layer in model.layers:
+        kind, config = layer_kind(layer)
+        problem = layer_settings_problem(kind, config) if kind in ("conv", "bn") else None
+        if problem:
+            return f"layer {layer.name}: {problem}"
+    return None
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "AEIOU" else "a"
 
 
 def layer_table(model) -> dict[str, list]:
@@ -121,7 +138,7 @@ def _stage_hint(stage: str, yours: list, expected: list) -> str:
             break
 
     def show(r):
-        return f"a {r[0]} with output {r[1]} and {r[2]:,} parameters"
+        return f"{_article(r[0])} {r[0]} with output {r[1]} and {r[2]:,} parameters"
     parts = []
     if missing:
         parts.append(f"ResNet-50 has {show(missing[0])}")
@@ -147,7 +164,8 @@ def check_resnet50(ResNet50) -> None:
         if "incompatible shapes" in message:
             _fail("a block's two paths have different shapes when they are added: an identity block keeps "
                   "the shape of its input, so the first block of each stage, where the number of channels "
-                  f"(or the size) changes, must be a convolutional block. ({message.splitlines()[0]})")
+                  "(or the size) changes, must be a convolutional block, or a block's output was not assigned "
+                  f"back: X = convolutional_block(X, ...). ({message.splitlines()[0]})")
         if "Got 'None'" in message or "NoneType" in message:
             _fail("a layer received None: write stages conv3 to conv5 and the average pooling between START "
                   "CODE HERE and END CODE HERE, replacing every `X = None` with code.")
@@ -161,6 +179,9 @@ def check_resnet50(ResNet50) -> None:
     if tuple(model.input.shape[1:]) != (64, 64, 3):
         _fail(f"the model's input should be 64x64x3 (Input(input_shape)); it is {tuple(model.input.shape[1:])}.")
 
+    problem = _settings_problem(model)
+    if problem:
+        _fail(problem)
     reference = json.loads(REFERENCE.read_text())
     segments = _segments(model)
     stem = segments[0][1]
@@ -189,6 +210,14 @@ def check_resnet50(ResNet50) -> None:
 
     blocks = [(stage, layers) for stage, layers in segments[1:-1]]
     counts = Counter(stage for stage, _ in blocks)
+    stages = list(RESNET50_STAGES.values())
+    missing = [(stage, filters) for stage, n, filters in stages if counts[stage] == 0]
+    crowded = [(stage, n) for stage, n, _ in stages if counts[stage] > n]
+    if missing and crowded:   # a stage written with another stage's last filter number is counted there
+        (stage, filters), (other, n) = missing[0], crowded[0]
+        _fail(f"no block outputs the channels of stage {stage}, and stage {other} has {counts[other]} blocks instead "
+              f"of {n}: stage {stage}'s blocks seem to use another stage's filters. Stage {stage} uses filters "
+              f"{filters}; the last number sets the channels its blocks output.")
     for channels, (stage, n, filters) in RESNET50_STAGES.items():
         if counts[stage] != n:
             _fail(f"stage {stage} (filters {filters}) should have {n} blocks, one convolutional block and "
@@ -228,6 +257,9 @@ def check_resnet50(ResNet50) -> None:
         _fail(_stage_hint(stage, by_stage.get(stage, []), expected))
 
     head = segments[-1][1]
+    if any(isinstance(l, keras.layers.GlobalAveragePooling2D) for l in head):
+        _fail("GlobalAveragePooling2D averages the same 2x2 map, but this exercise asks for AveragePooling2D((2, 2)) "
+              "then Flatten, as in the original assignment (notebook 05's builder uses the global one).")
     if not any(isinstance(l, POOLS) for l in head):
         flat = [l for l in head if isinstance(l, keras.layers.Flatten)]
         features = f"{_shape(flat[0])[0]:,}" if flat else "more"
@@ -336,6 +368,9 @@ def _check_one_build(build_resnet, depth, preact):
         fail(name, f"{call} " + RETURNED_NONE.replace("return X", "return Model(...)"))
     if not isinstance(model, keras.Model):
         fail(name, f"{call} returned a {type(model).__name__}, not a keras.Model.")
+    problem = _settings_problem(model)
+    if problem:
+        fail(name, f"in {call}, {problem}")
 
     bottleneck = uses_bottleneck(depth)
     want_reps = list(REPETITIONS[depth])
@@ -371,7 +406,7 @@ def _check_one_build(build_resnet, depth, preact):
     if reps != want_reps:
         fail(name, f"ResNet-{depth} has {want_reps} blocks per stage; {call} has {reps}.")
     after = _layer_after(model, adds[0])
-    is_preact = not isinstance(after, keras.layers.Activation)
+    is_preact = not isinstance(after, (keras.layers.Activation, keras.layers.ReLU))
     if is_preact != preact:
         if preact:
             fail(name, f"{call} uses post-activation blocks (a ReLU after each addition); with preact=True use "

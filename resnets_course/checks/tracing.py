@@ -10,13 +10,15 @@ from ..keras_internals import keras, wrapped_operation_calls
 
 @dataclass
 class Call:
-    """One top-level layer or op call made by the student's function."""
+    """One top-level layer or op call made by the student's function. A failed addition (an Add layer, or
+    X + Y) is recorded too (``failed``, no outputs), so that the checks can say which tensors it was given."""
     op: object
     inputs: list
     outputs: list
     kwargs: dict
     kind: str = ""
     config: dict = field(default_factory=dict)
+    failed: bool = False
 
     def describe(self) -> str:
         c = self.config
@@ -26,23 +28,44 @@ class Call:
             return f"Conv2D({c['filters']}, {k}{s}, padding='{c['padding']}')"
         if self.kind == "bn":
             return f"BatchNormalization(axis={c['axis']})"
+        if self.kind == "activation":
+            name = c.get("name", "?")
+            return name if name.startswith("ReLU(") else f"Activation('{name}')"
+        if self.kind.startswith("op:"):
+            return f"keras.ops.{self.kind[3:]}"
         return {"relu": "ReLU", "add": "Add", "input": "the block input"}.get(self.kind, type(self.op).__name__)
 
 
-def _kind(op) -> tuple[str, dict]:
+def _is_relu(fn) -> bool:
+    """keras.activations.relu, tf.nn.relu or any other function named relu."""
+    return getattr(fn, "__name__", None) == "relu"
+
+
+def layer_kind(op) -> tuple[str, dict]:
+    """(kind, settings) of a layer or op, as the checks compare them."""
     L = keras.layers
     if isinstance(op, L.Conv2D):
         return "conv", {"filters": op.filters, "kernel_size": tuple(op.kernel_size),
-                        "strides": tuple(op.strides), "padding": op.padding}
+                        "strides": tuple(op.strides), "padding": op.padding,
+                        "activation": getattr(op.activation, "__name__", "?"), "use_bias": op.use_bias}
     if isinstance(op, L.BatchNormalization):
-        return "bn", {"axis": op.axis}
-    if isinstance(op, L.ReLU) or (isinstance(op, L.Activation) and op.activation is keras.activations.relu):
-        return "relu", {}
+        return "bn", {"axis": op.axis, "center": op.center, "scale": op.scale, "epsilon": op.epsilon}
+    if isinstance(op, L.ReLU):
+        changed = {k: v for k, v in (("max_value", op.max_value), ("negative_slope", op.negative_slope),
+                                     ("threshold", op.threshold)) if v}
+        if not changed:
+            return "relu", {}
+        return "activation", {"name": "ReLU(" + ", ".join(f"{k}={v:g}" for k, v in changed.items()) + ")"}
     if isinstance(op, L.Activation):
+        if _is_relu(op.activation):
+            return "relu", {}
         return "activation", {"name": getattr(op.activation, "__name__", "?")}
     if isinstance(op, L.Add):
         return "add", {}
-    # Ops called directly: keras.ops.add or X + Y give "add", keras.ops.relu gives "relu".
+    if not isinstance(op, L.Layer):
+        # An op reached directly, not through a layer: keras.ops.add(X, Y) or X + Y give "op:add",
+        # keras.ops.relu (or keras.activations.relu) on a tensor gives "op:relu".
+        return "op:" + type(op).__name__.lower(), {}
     return type(op).__name__.lower(), {}
 
 
@@ -56,7 +79,8 @@ def _flat(x):
 
 @contextlib.contextmanager
 def recording():
-    """Record the top-level Operation calls made inside the block (nested ones are internals)."""
+    """Record the top-level layer and op calls made inside the block (nested ones are internals), and the
+    inputs of an addition that failed."""
     calls, depth = [], [0]
 
     def wrap(original):
@@ -64,10 +88,15 @@ def recording():
             depth[0] += 1
             try:
                 out = original(self, *args, **kwargs)
+            except Exception:
+                kind = layer_kind(self)[0] if depth[0] == 1 else ""
+                if kind in ("add", "op:add"):   # Add()([X, Y]) or X + Y of two shapes that differ
+                    calls.append(Call(self, _flat(args), [], dict(kwargs), kind, {}, failed=True))
+                raise
             finally:
                 depth[0] -= 1
             if depth[0] == 0:
-                kind, config = _kind(self)
+                kind, config = layer_kind(self)
                 calls.append(Call(self, _flat(args), _flat(out), dict(kwargs), kind, config))
             return out
         return spy
