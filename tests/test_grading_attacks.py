@@ -8,9 +8,9 @@ One class of notebooks 01 and 02 is graded once with `tools.grade`; every studen
 | internals | patches NumPy where the guard did not look (numpy._core.numeric.isclose), no code   |
 | looper    | correct code, and a thread that keeps running beside the checks                     |
 | timer     | correct code, and a Timer whose function is not the student's own                   |
-| rewriter  | appends a line to one of the course's files on disk, for later submissions          |
+| rewriter  | rewrites the block checks on disk so that every block passes, for later submissions |
 | thief     | calls the course's reference code through a function's globals, unnamed             |
-| zed       | correct 02, graded after the rewriter: passes, judged with the course as it was     |
+| zed       | blank 02, graded after the rewriter: fails, judged with the course as it was        |
 """
 import csv
 import json
@@ -23,7 +23,7 @@ from resnets_course.environment import REPO
 from tests import submissions as S
 from tests.notebook_tools import tagged
 
-TARGET = REPO / "resnets_course" / "errors.py"   # the file the rewriter appends to
+TARGET = REPO / "resnets_course" / "checks" / "blocks.py"   # the file the rewriter appends to
 
 
 def with_graded(name: str, *sources, fill: bool = False):
@@ -74,8 +74,8 @@ TIMER = """
     """
 
 REWRITER = f"""
-    with open({str(TARGET)!r}, "a") as f:
-        f.write("# written by a submission\\n")
+    with open({str(TARGET)!r}, "a") as f:   # every block passes its check from now on
+        f.write("\\n\\ndef check_block(spec, fn):\\n    print('All tests passed.')\\n")
     """
 
 THIEF = """
@@ -100,7 +100,7 @@ def attacked(tmp_path_factory):
     S.write(timer, subs / "timer" / "02_identity_block.ipynb")
     S.write(with_graded("01_residual_equations", REWRITER), subs / "rewriter" / "01_residual_equations.ipynb")
     S.write(with_graded("01_residual_equations", THIEF, fill=True), subs / "thief" / "01_residual_equations.ipynb")
-    S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), subs / "zed" / "02_identity_block.ipynb")
+    S.write(S.student("02_identity_block"), subs / "zed" / "02_identity_block.ipynb")
     original = TARGET.read_bytes()
     try:
         assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick"]) == 0
@@ -135,9 +135,9 @@ def test_a_rewritten_course_file_is_reported_and_judges_no_one_else(attacked):
     rows, original, after = attacked
     assert after != original, "the rewriter did not reach the course's file: the test does not test"
     assert all(r["status"] == "error" and r["points"] == "0" and "files on the grading machine changed" in r["detail"]
-               and "errors.py" in r["detail"] for r in rows["rewriter"])
-    [zed] = rows["zed"]   # graded after the rewriter, with the course as it was when grading started
-    assert zed["status"] == "pass", zed
+               and "blocks.py" in r["detail"] for r in rows["rewriter"])
+    [zed] = rows["zed"]   # blank, graded after the rewriter, with the course as it was when grading started
+    assert zed["status"] == "fail" and zed["points"] == "0" and zed["detail"].startswith("CheckFailed"), zed
     others = [r for s, rs in rows.items() if s not in ("rewriter",) for r in rs]
     assert not any("grading machine" in r["detail"] for r in others), "only the rewriter changed files"
 
