@@ -32,7 +32,8 @@ from resnets_course.training import (augmented_batches, compile_for_training, cr
 # name -> module, imported on first use (these import TensorFlow and Keras).
 _WITH_KERAS = {
     **dict.fromkeys(["check_identity_block", "check_convolutional_block", "check_basic_block", "check_bottleneck_block",
-                     "check_preact_basic_block", "check_preact_bottleneck_block", "rounded"], "resnets_course.checks.blocks"),
+                     "check_preact_basic_block", "check_preact_bottleneck_block", "rounded", "block_output"],
+                    "resnets_course.checks.blocks"),
     **dict.fromkeys(["check_resnet50", "check_training", "check_build_resnet", "check_family_table"],
                     "resnets_course.checks.models"),
     **dict.fromkeys(["block_cost", "family_table", "plot_family", "print_family_table", "multiply_adds",

@@ -1,4 +1,5 @@
 """Every catalogued mistake is caught by the in-notebook check, with its hint, and fails nbval."""
+import numpy as np
 import pytest
 
 from resnets_utils import CheckFailed, check_convolutional_block, check_identity_block
@@ -100,6 +101,33 @@ def test_the_initializer_must_be_called_with_seed_0():
                                 ((), {"seed": 1}, "initializer(seed=0), as the docstring says")]:
         with pytest.raises(InitializerMisused, match=words.replace("(", r"\(").replace(")", r"\)")):
             ones_initializer(*args, **kwargs)
+
+
+@pytest.mark.parametrize("edit, words", [
+    (("Add()([X, X_shortcut])", "Add()(X, X_shortcut)"), "at `X = Add()(X, X_shortcut)`: Add takes one list"),
+    (("(X, training=training)", "(X, training)"), "at `X = BatchNormalization(axis=3)(X, training)`: pass training as"),
+], ids=["add-call", "training-by-position"])
+def test_the_output_cell_says_where_the_block_raised_in_one_line(edit, words):
+    """The cell that prints the block's output shows the student's line and Keras's words explained, not a
+    traceback (the check cell after it gives the full hint)."""
+    from resnets_utils import block_output
+
+    import linecache
+
+    nb = read(NOTEBOOKS / bm.NOTEBOOK["identity_block"])
+    source = bm.apply(graded_source(nb, "identity_block"), [edit])
+    cell = "/tmp/ipykernel_0/identity_block.py"   # as Jupyter names a cell's code, and keeps its lines
+    linecache.cache[cell] = (len(source), None, source.splitlines(True), cell)
+    namespace = namespace_for(nb)
+    exec(compile(source, cell, "exec"), namespace)
+    wrong = namespace["identity_block"]
+    X = np.zeros((3, 4, 4, 6), np.float32)
+    with pytest.raises(CheckFailed) as e:
+        block_output(wrong, X, f=2, filters=[2, 4, 6], training=False)
+    assert str(e.value).startswith("identity_block raised ") and words in str(e.value), str(e.value)
+    assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
+    right = define("identity_block", graded_source(nb, "identity_block"))
+    assert block_output(right, X, f=2, filters=[2, 4, 6], training=False).shape == (3, 4, 4, 6)
 
 
 def test_nbval_fails_on_every_mistake(tmp_path):

@@ -20,15 +20,18 @@ written as a fixed number instead of s shows.
 from __future__ import annotations
 
 import json
+import sys
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import CheckFailed
+from ..errors import CheckFailed, CourseError
 from ..keras_internals import keras
 from .messages import (INITIALIZER_IGNORED, INITIALIZER_NOT_CALLED, INITIALIZER_SEED, RELU_BEFORE_ADD,
-                       RETURNED_NONE, TRAINING_FLAG_IGNORED, fail, fail_on_error, layer_settings_problem)
+                       RETURNED_NONE, TRAINING_FLAG_IGNORED, explain_keras_misuse, fail, fail_on_error,
+                       layer_settings_problem)
 from .tracing import arrow, recording, trace
 
 # --------------------------------------------------------------------------------------------
@@ -572,6 +575,31 @@ def rounded(out, name="the block", decimals=4):
         raise CheckFailed(f"{name} returned a {type(out).__name__}, not a tensor.")
     # Adding 0.0 turns -0.0 (printed "-0.") into 0.0, so the text is the same on every CPU.
     return np.round(keras.ops.convert_to_numpy(out).astype(np.float64), decimals) + 0.0
+
+
+def block_output(block, *args, decimals=4, **kwargs):
+    """``block(*args, **kwargs)`` rounded for printing; if the block raises, its error in one line, with the
+    line of the student's code that raised it, instead of Keras's traceback (the check then says more)."""
+    name = getattr(block, "__name__", "the block")
+    try:
+        out = block(*args, **kwargs)
+    except CourseError:
+        raise
+    except Exception as error:   # the student's code may fail anywhere: say where, in one line
+        message, line = str(error).split("\n")[0], _students_line(error)
+        explained = explain_keras_misuse(message, add="Add(" in line)
+        where = f" at `{line}`" if line else ""
+        raise CheckFailed(f"{name} raised {type(error).__name__}{where}: {explained or message[:300]} "
+                          "The check below says more.") from None
+    return rounded(out, name, decimals)
+
+
+def _students_line(error: Exception) -> str:
+    """The last line of the student's own code in the error's traceback ('' if none is known)."""
+    package = str(Path(__file__).resolve().parent.parent)
+    own = [f for f in traceback.extract_tb(error.__traceback__)
+           if not f.filename.startswith((package, sys.prefix, sys.base_prefix)) and "site-packages" not in f.filename]
+    return own[-1].line.split("  # ")[0].strip() if own and own[-1].line else ""   # without a trailing comment
 
 
 def _check_training_flag(spec: BlockSpec, fn):
