@@ -333,11 +333,12 @@ class Judge:
     def _hidden(self, call: str) -> dict:
         outputs = self._execute(f"__import__('resnets_course.judge_kernel', fromlist=['_']).{call}",
                                 store_history=False, timeout=120)
-        for out in outputs:
-            if out.get("output_type") == "stream":
-                for line in "".join(out.get("text", "")).splitlines():
-                    if line.startswith(judge_kernel.MARKER):
-                        return json.loads(line[len(judge_kernel.MARKER):])
+        reports = [line[len(judge_kernel.MARKER):] for out in outputs if out.get("output_type") == "stream"
+                   for line in "".join(out.get("text", "")).splitlines() if line.startswith(judge_kernel.MARKER)]
+        if len(reports) == 1:
+            return json.loads(reports[0])
+        if len(reports) > 1:   # the guard writes one: code of the student's wrote the others
+            return {"error": f"{len(reports)} reports came back from one call of the guard"}
         errors = [f"{o.get('ename')}: {o.get('evalue')}" for o in outputs if o.get("output_type") == "error"]
         return {"error": "; ".join(errors) or "no report"}
 
@@ -430,7 +431,12 @@ class Judge:
             names = ", ".join(sorted(set(changed)))
             verdict.status = "fail"
             verdict.tampered = ", ".join(filter(None, [verdict.tampered, f"code changed {names}"]))
-            if any(name.startswith(judge_kernel.THREAD_NOTE) for name in changed):
+            refused = [name for name in changed if name.startswith(judge_kernel.FORBIDDEN_NOTE)]
+            if refused:
+                what, _, event = refused[0][len(judge_kernel.FORBIDDEN_NOTE):].strip(" ()").partition(": ")
+                verdict.message = (f"Your code tried to {what} ({event}), which grading does not allow: it was refused. This "
+                                   "exercise cannot pass while your code does that: remove that code.")
+            elif any(name.startswith(judge_kernel.THREAD_NOTE) for name in changed):
                 verdict.message = ("Your code started a thread that keeps running beside the checks, where it could "
                                    "change what they use. This exercise cannot pass while it runs: remove that code.")
             else:

@@ -22,6 +22,7 @@ STUDENT_FILE = "<your code: {}>"
 MARKER = "@@judge@@ "
 QUICK_ENV = "RESNETS_QUICK"
 THREAD_NOTE = "a thread left running"
+FORBIDDEN_NOTE = "something grading forbids"
 COURSE_PACKAGES = ("resnets_utils", "resnets_course", "block_checks", "resnet_checks", "family_checks",
                    "resnet_family", "residual_numpy", "fused_batchnorm")
 WATCHED_MODULES = ("builtins", "numpy", "numpy.testing", "math")
@@ -98,6 +99,8 @@ class _Guard:
         }
         self.events = {event: list(callbacks) for event, callbacks in shell.events.callbacks.items()}
         self.threads = set(sys._current_frames())   # the kernel's own
+        self.folder = os.path.realpath(os.getcwd())   # the notebook's: graded code may write here only
+        self.forbidden: list[str] = []              # what graded code tried and was refused (_audit)
 
     # -- snapshots ---------------------------------------------------------------------------------
     def _watched(self, name: str) -> bool:
@@ -192,6 +195,8 @@ class _Guard:
                 self.shell.events.callbacks[event] = list(saved)
                 changed.append(f"IPython's {event} callbacks")
         self._set_quick()
+        changed += self.forbidden
+        self.forbidden = []
         return changed
 
     def new_threads(self, after_student_cell: bool) -> list[str]:
@@ -234,10 +239,74 @@ def _report(**fields) -> None:
     _guard.streams[0]._stream.flush()
 
 
+# What graded code may not do, seen through Python's audit hooks (PEP 578), which code cannot remove: start
+# or signal processes, load native code, hook the interpreter, make code from text, or write outside the
+# notebook's folder. Each is refused (PermissionError) while a student's frame is on the stack, and reported.
+FORBIDDEN_EVENTS = {
+    **dict.fromkeys(["os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.exec", "os.system", "subprocess.Popen",
+                     "pty.spawn"], "start a process"),
+    **dict.fromkeys(["os.kill", "os.killpg", "signal.pthread_kill"], "send a signal to a process"),
+    **dict.fromkeys(["ctypes.dlopen", "ctypes.dlsym", "ctypes.dlsym/handle"], "load native code with ctypes"),
+    "sys.addaudithook": "add an audit hook", "sys.settrace": "set a trace function",
+    "sys.setprofile": "set a profile function", "compile": "compile code from text",
+    "exec": "run code with exec or eval", "code.__new__": "make a code object", "os.chdir": "change folder",
+}
+PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os.chown", "os.utime", "os.symlink",
+               "os.link", "os.truncate", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move"}
+WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
+IMPORTING = ("<frozen importlib._bootstrap", "<frozen zipimport")   # an import's own compile: not the student's
+
+
+class Forbidden(PermissionError):
+    """Graded code tried something grading does not allow (FORBIDDEN_EVENTS)."""
+
+
+def _students_frame_on_stack() -> bool:
+    frame, student = sys._getframe(2), False
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(IMPORTING):
+            return False
+        student = student or _is_student_file(name)
+        frame = frame.f_back
+    return student
+
+
+def _outside(folder: str, path) -> bool:
+    if isinstance(path, int) or path is None:
+        return False
+    try:
+        real = os.path.realpath(os.fsdecode(os.fspath(path)))
+    except TypeError:
+        return False
+    return not (real == folder or real.startswith(folder + os.sep))
+
+
+def _audit(event: str, args: tuple) -> None:
+    if _guard is None or (event not in FORBIDDEN_EVENTS and event not in PATH_EVENTS and event != "open"):
+        return
+    what = FORBIDDEN_EVENTS.get(event)
+    if event == "open":
+        path, mode, flags = args
+        own = f"/proc/{os.getpid()}/"
+        if isinstance(path, (str, bytes)) and os.fsdecode(path).startswith("/proc/") and \
+                os.fsdecode(path).split("/")[2].isdigit() and not os.fsdecode(path).startswith(own):
+            what = "read another process's files"
+        elif (any(c in (mode or "") for c in "wax+") or (flags or 0) & WRITE_FLAGS) and _outside(_guard.folder, path):
+            what = "write outside the notebook's folder"
+    elif event in PATH_EVENTS:
+        if any(_outside(_guard.folder, a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))):
+            what = "change files outside the notebook's folder"
+    if what and _students_frame_on_stack():
+        _guard.forbidden.append(f"{FORBIDDEN_NOTE} ({what}: {event})")
+        raise Forbidden(f"grading does not let graded code {what} ({event})")
+
+
 def install(quick: bool, modules: list[str]) -> None:
     """Start guarding: called once, before any cell of the notebook runs."""
     global _guard
     _guard = _Guard(quick, modules)
+    sys.addaudithook(_audit)
     _report(installed=True)
 
 

@@ -1,5 +1,9 @@
 """Submissions that attack grading itself, not the checks: each one loses its points and is reported.
 
+Most are refused where they start (the kernel's audit hook: no processes, signals, trace functions or
+writes outside the notebook's folder); the signed report, the course's copy and the fingerprints are
+the second line, tested on their own at the end.
+
 One class of notebooks 01 and 02 is graded once with `tools.grade`; every student tries one attack:
 
 | student   | the attack                                                                          |
@@ -10,11 +14,15 @@ One class of notebooks 01 and 02 is graded once with `tools.grade`; every studen
 | timer     | correct code, and a Timer whose function is not the student's own                   |
 | rewriter  | rewrites the block checks on disk so that every block passes, for later submissions |
 | thief     | calls the course's reference code through a function's globals, unnamed             |
+| forker    | correct code, and a process forked to outlive the notebook                          |
+| tracer    | correct code, and a trace function (sys.settrace) that could skip a check's lines   |
+| writer    | correct code, and a file written outside the notebook's folder (~/.keras)           |
 | zed       | blank 02, graded after the rewriter: fails, judged with the course as it was        |
 """
 import csv
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -86,6 +94,14 @@ THIEF = """
     """
 
 
+REFUSED = {   # student: (code at the top of a correct 02's graded cell, what the row must name)
+    "forker": ("import os\nif os.fork() == 0:\n    os._exit(0)\n", "start a process (os.fork)"),
+    "tracer": ("import sys\nsys.settrace(lambda *args: None)\n", "set a trace function (sys.settrace)"),
+    "writer": ("import os\nopen(os.path.expanduser('~/.keras/from_a_submission.json'), 'w')\n",
+               "write outside the notebook's folder (open)"),
+}
+
+
 @pytest.fixture(scope="module")
 def attacked(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("attacks")
@@ -101,6 +117,9 @@ def attacked(tmp_path_factory):
     S.write(with_graded("01_residual_equations", REWRITER), subs / "rewriter" / "01_residual_equations.ipynb")
     S.write(with_graded("01_residual_equations", THIEF, fill=True), subs / "thief" / "01_residual_equations.ipynb")
     S.write(S.student("02_identity_block"), subs / "zed" / "02_identity_block.ipynb")
+    for student, (code, _) in REFUSED.items():
+        nb = S.append_to_graded(S.fill(S.student("02_identity_block"), "02_identity_block"), code, top=True)
+        S.write(nb, subs / student / "02_identity_block.ipynb")
     original = TARGET.read_bytes()
     try:
         assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick"]) == 0
@@ -112,9 +131,8 @@ def attacked(tmp_path_factory):
 
 
 def test_a_forged_report_and_a_killed_judge_score_nothing(attacked):
-    rows, _, _ = attacked
-    assert rows["forger"] and all(r["status"] == "error" and r["points"] == "0" for r in rows["forger"])
-    assert all("stopped abnormally" in r["detail"] for r in rows["forger"])
+    rows, _, _ = attacked   # refused at os.kill; were it not, the report would lack the judge's signature
+    assert rows["forger"] and all(r["status"] in ("fail", "error") and r["points"] == "0" for r in rows["forger"])
 
 
 def test_numpy_patched_anywhere_is_undone_and_reported(attacked):
@@ -131,15 +149,34 @@ def test_a_thread_left_running_fails_the_exercise(attacked, student):
     assert "thread" in row["detail"] and "a thread left running" in row["tampered"]
 
 
-def test_a_rewritten_course_file_is_reported_and_judges_no_one_else(attacked):
+def test_a_rewritten_course_file_is_refused_and_judges_no_one_else(attacked):
     rows, original, after = attacked
-    assert after != original, "the rewriter did not reach the course's file: the test does not test"
-    assert all(r["status"] == "error" and r["points"] == "0" and "files on the grading machine changed" in r["detail"]
-               and "blocks.py" in r["detail"] for r in rows["rewriter"])
-    [zed] = rows["zed"]   # blank, graded after the rewriter, with the course as it was when grading started
+    assert after == original, "the submission rewrote the course's file"
+    assert all(r["status"] == "fail" and r["points"] == "0" for r in rows["rewriter"])
+    assert any("write outside the notebook's folder" in r["detail"] for r in rows["rewriter"])
+    [zed] = rows["zed"]   # blank, graded after the rewriter
     assert zed["status"] == "fail" and zed["points"] == "0" and zed["detail"].startswith("CheckFailed"), zed
-    others = [r for s, rs in rows.items() if s not in ("rewriter",) for r in rs]
-    assert not any("grading machine" in r["detail"] for r in others), "only the rewriter changed files"
+    assert not any("grading machine" in r["detail"] for rs in rows.values() for r in rs)
+
+
+def test_a_changed_course_file_is_named_and_each_submission_gets_its_own_copy(tmp_path):
+    """The second line of defence, should code get round the refusals: the fingerprints and the copy."""
+    watch = grade.Watch()
+    assert watch.changed() == ""
+    TARGET.write_bytes(TARGET.read_bytes())   # the same bytes: only the change time tells
+    assert "files on the grading machine changed" in watch.changed() and str(TARGET) in watch.changed()
+    copy = grade.course_copy(tmp_path / "course")
+    assert (copy / "resnets_course" / "checks" / "blocks.py").read_bytes() == TARGET.read_bytes()
+    assert (copy / "resnets_course" / "releases" / "index.json").exists() and (copy / "datasets").is_dir()
+
+
+@pytest.mark.parametrize("student", sorted(REFUSED))
+def test_processes_hooks_and_writes_elsewhere_are_refused(attacked, student):
+    rows, _, _ = attacked
+    [row] = rows[student]
+    assert row["status"] == "fail" and row["points"] == "0", row
+    assert f"tried to {REFUSED[student][1]}, which grading does not allow" in row["detail"], row["detail"]
+    assert not (Path.home() / ".keras" / "from_a_submission.json").exists()
 
 
 def test_reaching_into_functions_internals_is_flagged_for_review(attacked):
