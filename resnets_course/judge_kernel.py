@@ -255,21 +255,22 @@ PATH_EVENTS = {"os.remove", "os.rename", "os.rmdir", "os.mkdir", "os.chmod", "os
                "os.link", "os.truncate", "shutil.rmtree", "shutil.copyfile", "shutil.copytree", "shutil.move"}
 WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 IMPORTING = ("<frozen importlib._bootstrap", "<frozen zipimport")   # an import's own compile: not the student's
+CODE_EVENTS = ("compile", "exec", "code.__new__")
 
 
 class Forbidden(PermissionError):
     """Graded code tried something grading does not allow (FORBIDDEN_EVENTS)."""
 
 
-def _students_frame_on_stack() -> bool:
-    frame, student = sys._getframe(2), False
+def _students_frame_on_stack(event: str) -> bool:
+    frame = sys._getframe(2)
+    if event in CODE_EVENTS and frame is not None and frame.f_code.co_filename.startswith(IMPORTING):
+        return False   # the import system compiling and running a module (whose own code is still watched)
     while frame is not None:
-        name = frame.f_code.co_filename
-        if name.startswith(IMPORTING):
-            return False
-        student = student or _is_student_file(name)
+        if _is_student_file(frame.f_code.co_filename):
+            return True
         frame = frame.f_back
-    return student
+    return False
 
 
 def _outside(folder: str, path) -> bool:
@@ -297,7 +298,7 @@ def _audit(event: str, args: tuple) -> None:
     elif event in PATH_EVENTS:
         if any(_outside(_guard.folder, a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))):
             what = "change files outside the notebook's folder"
-    if what and _students_frame_on_stack():
+    if what and _students_frame_on_stack(event):
         _guard.forbidden.append(f"{FORBIDDEN_NOTE} ({what}: {event})")
         raise Forbidden(f"grading does not let graded code {what} ({event})")
 

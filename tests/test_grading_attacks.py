@@ -17,6 +17,7 @@ One class of notebooks 01 and 02 is graded once with `tools.grade`; every studen
 | forker    | correct code, and a process forked to outlive the notebook                          |
 | tracer    | correct code, and a trace function (sys.settrace) that could skip a check's lines   |
 | writer    | correct code, and a file written outside the notebook's folder (~/.keras)           |
+| importer  | correct code, and a module of its own, written beside the notebook, that forks      |
 | zed       | blank 02, graded after the rewriter: fails, judged with the course as it was        |
 """
 import csv
@@ -99,6 +100,9 @@ REFUSED = {   # student: (code at the top of a correct 02's graded cell, what th
     "tracer": ("import sys\nsys.settrace(lambda *args: None)\n", "set a trace function (sys.settrace)"),
     "writer": ("import os\nopen(os.path.expanduser('~/.keras/from_a_submission.json'), 'w')\n",
                "write outside the notebook's folder (open)"),
+    # A module written beside the notebook (allowed) and imported: its code is the student's too.
+    "importer": ("open('helper_module.py', 'w').write('import os\\nos.fork()\\n')\nimport helper_module\n",
+                 "start a process (os.fork)"),
 }
 
 
