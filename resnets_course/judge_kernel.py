@@ -37,13 +37,17 @@ def _is_course(name: str | None) -> bool:
     return bool(name) and name.split(".")[0] in COURSE_PACKAGES
 
 
-def _from_student() -> bool:
-    frame = sys._getframe(2)
+def _student_on_stack(frame) -> bool:
+    """Whether a student's code is on the stack that ends at ``frame``."""
     while frame is not None:
         if _is_student_file(frame.f_code.co_filename):
             return True
         frame = frame.f_back
     return False
+
+
+def _from_student() -> bool:
+    return _student_on_stack(sys._getframe(2))
 
 
 class _Diverted:
@@ -212,13 +216,8 @@ class _Guard:
             thread = next((t for t in threading.enumerate() if t.ident == ident), None)
             target = getattr(thread, "_target", None) or getattr(thread, "function", None)   # Timer: function
             code = getattr(target, "__code__", None) or getattr(getattr(type(thread), "run", None), "__code__", None)
-            stack = []
-            while frame is not None:
-                stack.append(frame.f_code.co_filename)
-                frame = frame.f_back
-            if code is not None:
-                stack.append(code.co_filename)
-            if after_student_cell or any(_is_student_file(name) for name in stack) or isinstance(thread, threading.Timer):
+            students = _student_on_stack(frame) or (code is not None and _is_student_file(code.co_filename))
+            if after_student_cell or students or isinstance(thread, threading.Timer):
                 found.append(f"{THREAD_NOTE} ({thread.name if thread else ident})")
             else:
                 self.threads.add(ident)
@@ -262,17 +261,6 @@ class Forbidden(PermissionError):
     """Graded code tried something grading does not allow (FORBIDDEN_EVENTS)."""
 
 
-def _students_frame_on_stack(event: str) -> bool:
-    frame = sys._getframe(2)
-    if event in CODE_EVENTS and frame is not None and frame.f_code.co_filename.startswith(IMPORTING):
-        return False   # the import system compiling and running a module (whose own code is still watched)
-    while frame is not None:
-        if _is_student_file(frame.f_code.co_filename):
-            return True
-        frame = frame.f_back
-    return False
-
-
 def _outside(folder: str, path) -> bool:
     if isinstance(path, int) or path is None:
         return False
@@ -289,16 +277,18 @@ def _audit(event: str, args: tuple) -> None:
     what = FORBIDDEN_EVENTS.get(event)
     if event == "open":
         path, mode, flags = args
-        own = f"/proc/{os.getpid()}/"
-        if isinstance(path, (str, bytes)) and os.fsdecode(path).startswith("/proc/") and \
-                os.fsdecode(path).split("/")[2].isdigit() and not os.fsdecode(path).startswith(own):
+        name = os.fsdecode(path) if isinstance(path, (str, bytes)) else ""
+        if name.startswith("/proc/") and name.split("/")[2].isdigit() and not name.startswith(f"/proc/{os.getpid()}/"):
             what = "read another process's files"
         elif (any(c in (mode or "") for c in "wax+") or (flags or 0) & WRITE_FLAGS) and _outside(_guard.folder, path):
             what = "write outside the notebook's folder"
     elif event in PATH_EVENTS:
         if any(_outside(_guard.folder, a) for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))):
             what = "change files outside the notebook's folder"
-    if what and _students_frame_on_stack(event):
+    caller = sys._getframe(1)
+    if event in CODE_EVENTS and caller.f_code.co_filename.startswith(IMPORTING):
+        return   # the import system compiling and running a module (whose own code is still watched)
+    if what and _student_on_stack(caller):
         _guard.forbidden.append(f"{FORBIDDEN_NOTE} ({what}: {event})")
         raise Forbidden(f"grading does not let graded code {what} ({event})")
 
