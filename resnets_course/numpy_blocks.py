@@ -189,10 +189,21 @@ DEGRADATION_NETS = {"plain, 2 blocks": {"blocks": 2, "skip": False},
                     "residual, 20 blocks": {"blocks": 20, "skip": True, "last": 0.0}}
 
 
-def degradation_runs(seeds=range(1, 6), steps: int = 500) -> dict:
-    """Train each net of ``DEGRADATION_NETS`` once per seed: name -> losses, shape (len(seeds), steps)."""
+# Notebook 01's degradation experiment since release 2026-12: the same nets, plus the residual net with ordinary He
+# branches, so that what the shortcut buys can be told apart from what the zero initialisation buys.
+PLAIN_SHALLOW, PLAIN_DEEP = "plain, 2 blocks", "plain, 20 blocks"
+RESIDUAL_HE, RESIDUAL_ZERO = "residual, 20 blocks, He", "residual, 20 blocks, zero"
+DEGRADATION_EXPERIMENT = {PLAIN_SHALLOW: {"blocks": 2, "skip": False},
+                          PLAIN_DEEP: {"blocks": 20, "skip": False},
+                          RESIDUAL_HE: {"blocks": 20, "skip": True},
+                          RESIDUAL_ZERO: {"blocks": 20, "skip": True, "last": 0.0}}
+
+
+def degradation_runs(seeds=range(1, 6), steps: int = 500, nets: dict | None = None) -> dict:
+    """Train each net of ``nets`` (default ``DEGRADATION_NETS``) once per seed: name -> losses, shape
+    (len(seeds), steps)."""
     return {name: np.array([train_mlp(steps=steps, seed=seed, **net) for seed in seeds])
-            for name, net in DEGRADATION_NETS.items()}
+            for name, net in (DEGRADATION_NETS if nets is None else nets).items()}
 
 
 def first_step_below(losses, level: float):
@@ -217,6 +228,36 @@ def degradation_findings(runs: dict, fits: float = 0.01, stalls: float = 0.1) ->
             all(r < min(a, b) for r, a, b in zip(first[residual], first[plain2], first[plain20])),
         f"{plain20} stalls (loss > {stalls}) on some seeds": bool((final[plain20] > stalls).any()),
     }
+
+
+def degradation_counts(runs: dict, fits: float = 0.01, stalls: float = 0.1) -> dict:
+    """How many seeds of ``degradation_runs(nets=DEGRADATION_EXPERIMENT)`` each net fits on, stalls on, and (the
+    residual nets) gets below ``fits`` on before both plain nets: name -> {"seeds", "fits", "stalls", "first"}.
+
+    A net *fits* when its mean loss over the last 100 steps is below ``fits``, *stalls* when it is above ``stalls``.
+    """
+    final = {name: losses[:, -100:].mean(axis=1) for name, losses in runs.items()}
+    first = {name: np.array([np.inf if s is None else s for s in first_step_below(losses, fits)])
+             for name, losses in runs.items()}
+    plain_first = np.minimum(first[PLAIN_SHALLOW], first[PLAIN_DEEP])
+    counts = {}
+    for name in runs:
+        counts[name] = {"seeds": len(final[name]), "fits": int((final[name] < fits).sum()),
+                        "stalls": int((final[name] > stalls).sum())}
+        if name not in (PLAIN_SHALLOW, PLAIN_DEEP):
+            counts[name]["first"] = int(((first[name] < plain_first) & np.isfinite(first[name])).sum())
+    return counts
+
+
+def counts_table(counts: dict) -> str:
+    """``degradation_counts`` as a small table, one net a row."""
+    n = max(count["seeds"] for count in counts.values())
+    lines = [f"{'':27s} {'fits':>6s} {'stalls':>7s} {'first':>6s}   (of {n} seeds; first: below 0.01 before both plain nets)"]
+    for name, count in counts.items():
+        first = f"{count['first']}/{count['seeds']}" if "first" in count else "-"
+        lines.append(f"{name:27s} {count['fits']:>3d}/{count['seeds']:<2d} {count['stalls']:>4d}/{count['seeds']:<2d} "
+                     f"{first:>6s}")
+    return "\n".join(lines)
 
 
 def path_lengths(blocks: int) -> np.ndarray:
