@@ -28,6 +28,10 @@ MACHINE = "intel-xeon-2t"   # the machine whose results README quotes
 TOKEN = re.compile(r"(?<![\w.,])(?:\d+(?:\.\d+)?\s?(?:s|min|minutes|seconds|img/s)\b|\d+(?:\.\d+)?%|0\.\d{3,4}\b"
                    r"|\d{1,3}(?:,\d{3})+\b|\d+(?:\.\d+)?\s?x 10\^9)")
 
+# "11 of 20": a count over seeds (or anything else) in a notebook's Markdown; each needs a source like the others.
+FRACTION = re.compile(r"(?<![\w.,])\d+ of \d+\b")
+NUMPY_MACHINE = "amd-epyc-2t"   # the machine whose bench.numpy_experiments result notebook 01 quotes
+
 # Quoted numbers that are not measurements here: (where, the number as written) -> why.
 NOT_MEASURED = {
     ("README.md", "17%"): "chance on 6 classes, 1/6",
@@ -282,7 +286,97 @@ def grading_timeouts() -> set:
     return set()
 
 
-SOURCES = [readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
+def numpy_experiments() -> set:
+    """Notebook 01's counts over 20 seeds (its table and the sentences around it): bench.numpy_experiments' result."""
+    measured = json.loads((RESULTS / f"numpy_experiments-{NUMPY_MACHINE}.json").read_text())
+    n, counts, ratios = len(measured["seeds"]), measured["counts"], measured["gradient_ratios"]
+    where, covered = "01_residual_equations", set()
+
+    def agree(match, *expected) -> None:
+        quoted = [int(g) for g in match.groups()]
+        assert quoted == list(expected), f"notebook 01 quotes {match.group(0)!r}; bench/results says {expected}"
+        covered.update((where, f"{a} of {b}") for a, b in zip(quoted[::2], quoted[1::2]))
+
+    rows = find(where, r"\| ((?:plain|residual)[^|]+?) \| (\d+) of (\d+) \| (\d+) of (\d+) \| (?:(\d+) of (\d+) )?\|")
+    assert sorted(m.group(1) for m in rows) == sorted(counts), "the table has a row for every net of the experiment"
+    for m in rows:
+        count = counts[m.group(1)]
+        quoted = [int(g) for g in m.groups()[1:] if g is not None]
+        measured_row = [count["fits"], n, count["stalls"], n] + ([count["first"], n] if "first" in count else [])
+        assert quoted == measured_row, f"notebook 01's table, {m.group(1)}: {quoted}; bench/results: {measured_row}"
+        covered.update((where, f"{a} of {b}") for a, b in zip(quoted[::2], quoted[1::2]))
+    shallow, deep = counts["plain, 2 blocks"], counts["plain, 20 blocks"]
+    he, zero = counts["residual, 20 blocks, He"], counts["residual, 20 blocks, zero"]
+    [m] = find(where, r"The shallow plain net fits on every seed")
+    assert shallow["fits"] == n
+    [m] = find(where, r"the deep plain net fits on (\d+) of (\d+) seeds and stalls on (\d+)")
+    agree(m, deep["fits"], n, deep["stalls"])
+    [m] = find(where, r"never\s+stalls \((\d+) of (\d+) seeds\), but it is seldom the fastest \((\d+) of (\d+)\)")
+    agree(m, he["stalls"], n, he["first"], n)
+    assert he["stalls"] == 0 and he["first"] <= n // 4, "'never stalls', 'seldom the fastest'"
+    [m] = find(where, r"first\s+below 0\.01 on (\d+) of (\d+) seeds\. It is no guarantee: on (\d+) seeds it ends above "
+                      r"0\.01, on one of them stalled")
+    assert [int(g) for g in m.groups()] == [zero["first"], n, n - zero["fits"]] and zero["stalls"] == 1
+    covered.add((where, f"{zero['first']} of {n}"))
+    for m in find(where, r"(?:first to fit|the fastest) on (\d+) of (\d+) seeds"):
+        agree(m, zero["first"], n)
+    [m] = find(where, r"20-block plain net fit on (\d+) of (\d+) seeds, the 2-block one on (\d+) of (\d+)")
+    agree(m, deep["fits"], n, shallow["fits"], n)
+    # The gradient plot, in words.
+    [m] = find(where, r"less than \$10\^\{-6\}\$ of the last block's gradient on every one of the (\d+) seeds")
+    assert int(m.group(1)) == n and ratios["LeCun, plain"]["max"] < 1e-6
+    assert 1e-4 < ratios["He, plain"]["min"] and ratios["He, plain"]["max"] < 10, "'within a few orders of magnitude of 1'"
+    find(where, r"LeCun the first block gets tens to hundreds of times")
+    assert 10 <= ratios["LeCun, residual"]["min"] and ratios["LeCun, residual"]["max"] < 1000
+    find(where, r"thousands of times and more")
+    assert ratios["He, residual"]["min"] >= 1000
+    return covered
+
+
+def figure4_mlp() -> set:
+    """Notebook 05's Figure 4 in miniature over ten seeds: bench.figure4_mlp's result."""
+    measured = json.loads((RESULTS / f"figure4_mlp-{NUMPY_MACHINE}.json").read_text())
+    n, nets, comparisons = len(measured["seeds"]), measured["nets"], measured["comparisons"]
+    where, covered = "05_resnet_family", set()
+
+    def span(net: str, key: str = "final_error") -> tuple[int, int]:
+        values = nets[net][key]
+        return round(100 * min(values)), round(100 * max(values))
+
+    def quote(m, *expected) -> None:
+        assert [int(g) for g in m.groups()] == list(expected), f"notebook 05 quotes {m.group(0)!r}; bench: {expected}"
+        covered.update((where, f"{g}%") for g in m.groups())
+
+    [m] = find(where, r"What ten seeds show")
+    assert n == 10
+    [m] = find(where, r"plain 18-layer net on\s+10 of 10 seeds \((\d+)-(\d+)% against (\d+)-(\d+)%\); it hardly leaves "
+                      r"chance, (\d+)%")
+    quote(m, *span("plain-34"), *span("plain-18"), round(100 * measured["chance_error"]))
+    assert comparisons["plain-34 ends above plain-18"] == n
+    [m] = find(where, r"at 18 layers, (\d+)-(\d+)% against (\d+)-(\d+)%")
+    quote(m, *span("residual-18"), *span("plain-18"))
+    [m] = find(where, r"Each residual net ends below its plain twin on 10 of 10 seeds")
+    assert comparisons["residual-34 ends below plain-34"] == comparisons["residual-18 ends below plain-18"] == n
+    [m] = find(where, r"residual-34 ends\s+above residual-18 on every one of the ten seeds \((\d+)-(\d+)% against "
+                      r"(\d+)-(\d+)%\), and every net stays at (\d+)% error\s+or more")
+    quote(m, *span("residual-34"), *span("residual-18"), min(min(span(net)) for net in nets))
+    assert comparisons["residual-34 ends below residual-18"] == 0
+    ratio = {net: (min(v["gradient_ratio_at_init"]), max(v["gradient_ratio_at_init"])) for net, v in nets.items()}
+    [m] = find(where, r"get (\d+\.\d) to (\d+) times the\s+last hidden layer's gradient in plain-18 and (\d+) to (\d+) "
+                      r"times in plain-34")
+    assert [float(g) for g in m.groups()] == [round(ratio["plain-18"][0], 1), round(ratio["plain-18"][1]),
+                                              round(ratio["plain-34"][0]), round(ratio["plain-34"][1])], m.group(0)
+    [m] = find(where, r"residual nets' ratios stay between (\d+\.\d) and (\d+\.\d)")
+    residual = [r for net in ("residual-18", "residual-34") for r in ratio[net]]
+    assert [float(g) for g in m.groups()] == [round(min(residual), 1), round(max(residual), 1)], m.group(0)
+    for m in find(where, r"10 of 10"):
+        covered.add((where, "10 of 10"))
+    [m] = find(where, r"plain 34-layer net ends with a\s+higher training error than the plain 18-layer one on 10 of 10 "
+                      r"seeds, and each residual net ends below its\s+plain twin on 10 of 10")
+    return covered
+
+
+SOURCES = [numpy_experiments, figure4_mlp, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
            resnet50_counts, family_growth, family_build_time, grading_speed, judge_tolerance, grading_timeouts]
 
 
@@ -296,7 +390,8 @@ def test_every_measured_looking_number_has_a_source():
     unsourced = []
     for where, text in texts().items():
         printed = "" if where == "README.md" else stored_outputs(read(REPO / "notebooks" / f"{where}.ipynb"))
-        for m in TOKEN.finditer(text):
+        fractions = [] if where == "README.md" else list(FRACTION.finditer(text))
+        for m in sorted([*TOKEN.finditer(text), *fractions], key=lambda m: m.start()):
             token = m.group(0)
             if (where, token) in covered or (where, token) in NOT_MEASURED or (printed and token in printed):
                 continue
@@ -327,3 +422,4 @@ def test_the_scanner_finds_a_stale_quote():
     assert TOKEN.findall("takes about 2 min, 52 img/s, 0.983 accuracy, 23,600,006 weights and 96.7%") == [
         "2 min", "52 img/s", "0.983", "23,600,006", "96.7%"]
     assert not about(2 * 60, seed_runs()[1]["seconds"], rel=0.15, abs_=30)
+    assert FRACTION.findall("fits on 11 of 20 seeds, 0.5 of 3") == ["11 of 20"]
