@@ -17,12 +17,12 @@ from resnets_course.checks.numpy_checks import (check_residual_block_backward, c
 from resnets_course.data import hold_out_validation, load_dataset, load_image
 from resnets_course.environment import (DATASETS, IMAGES, PINS, QUICK_ENV, REPO, SEED, check_environment,
                                         import_tensorflow_quietly, installed_version, quick_run)
-from resnets_course.degradation import figure4_findings, figure4_runs, plot_figure4
+from resnets_course.degradation import figure4_findings, figure4_gradient_ratios, figure4_runs, plot_figure4
 from resnets_course.errors import CheckFailed, CourseError, DatasetError
 from resnets_course.exercises import import_exercise, require
-from resnets_course.numpy_blocks import (DEGRADATION_NETS, GRADIENT_STACKS, INITIALISATIONS, degradation_findings,
-                                        degradation_runs, example, first_step_below, gradient_norms, gradient_runs,
-                                        path_lengths, relu, train_mlp)
+from resnets_course.numpy_blocks import (DEGRADATION_EXPERIMENT, DEGRADATION_NETS, GRADIENT_STACKS, INITIALISATIONS,
+                                        counts_table, degradation_counts, degradation_findings, degradation_runs, example,
+                                        first_step_below, gradient_norms, gradient_runs, path_lengths, relu, train_mlp)
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_history, plot_misclassified,
                                   plot_prediction, plot_samples, save_fig)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
@@ -34,7 +34,8 @@ _WITH_KERAS = {
     **dict.fromkeys(["check_identity_block", "check_convolutional_block", "check_basic_block", "check_bottleneck_block",
                      "check_preact_basic_block", "check_preact_bottleneck_block", "rounded", "block_output"],
                     "resnets_course.checks.blocks"),
-    **dict.fromkeys(["check_resnet50", "check_training", "check_build_resnet", "check_family_table"],
+    **dict.fromkeys(["check_resnet50", "check_training", "check_build_resnet", "check_family_table",
+                     "check_bottleneck_cost"],
                     "resnets_course.checks.models"),
     **dict.fromkeys(["block_cost", "family_table", "plot_family", "print_family_table", "multiply_adds",
                      "count_parameters"], "resnets_course.counting"),

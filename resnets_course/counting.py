@@ -9,6 +9,7 @@ import gc
 from dataclasses import dataclass
 
 from .architecture import DEPTHS
+from .errors import CourseError
 from .keras_internals import keras
 
 # He et al. 2015, "Deep Residual Learning for Image Recognition", Table 1: FLOPs (multiply-adds)
@@ -38,6 +39,25 @@ def multiply_adds(model) -> int:
         elif isinstance(layer, keras.layers.Dense):
             total += layer.units * layer.input.shape[-1]
     return int(total)
+
+
+def reference_bottleneck(height: int, width: int, filters: int):
+    """A bottleneck identity block (stride 1, 4F channels in and out) built from Keras layers, not from a
+    student's code: what notebook 05's counting exercise is checked against."""
+    L = keras.layers
+    x = keras.Input((height, width, 4 * filters))
+    y = x
+    for k, (size, out) in enumerate([(1, filters), (3, filters), (1, 4 * filters)]):
+        y = L.BatchNormalization(axis=3)(L.Conv2D(out, size, padding="same")(y))
+        if k < 2:
+            y = L.Activation("relu")(y)
+    return keras.Model(x, L.Activation("relu")(L.Add()([y, x])))
+
+
+def reference_bottleneck_cost(height: int, width: int, filters: int) -> tuple[int, int]:
+    """(parameters, multiply-adds) of ``reference_bottleneck``, counted by Keras and by ``multiply_adds``."""
+    model = reference_bottleneck(height, width, filters)
+    return model.count_params(), multiply_adds(model)
 
 
 def _producer(tensor):
@@ -108,6 +128,9 @@ def family_table(build_resnet, depths=DEPTHS) -> list[FamilyRow]:
     rows = []
     for depth in depths:
         model = build_resnet(depth, input_shape=(224, 224, 3), classes=1000)
+        if model is None or not any(isinstance(layer, keras.layers.Add) for layer in model.layers):
+            raise CourseError(f"build_resnet({depth}) made no residual blocks: finish build_resnet above (its check "
+                              "must pass), then run this cell again.")
         v1 = count_parameters(model)
         flops = multiply_adds(model)
         del model

@@ -123,6 +123,24 @@ def figure4_runs(seeds=(1, 2, 3), epochs: int = 20, nets=NETS, **kwargs) -> dict
             for kind, depth in nets}
 
 
+def gradient_ratio(kind: str, depth: int, seed: int, data=None, width: int = 32) -> float:
+    """At initialisation (the weights ``train_net`` starts from), the norm of the gradient of the first block's
+    first weight matrix over that of the last hidden layer's, on all the training images. Far above 1: the
+    gradient grows on its way to the input (explodes); far below 1: it vanishes."""
+    x, y = signs_features() if data is None else data
+    layers = init_net(depth, x.shape[0], width, int(y.max()) + 1, np.random.default_rng(seed))
+    _, _, grads = loss_and_grads(layers, x, y, kind == "residual")
+    sizes = [len(layer) for layer in layers]
+    first_block, last_hidden = grads[sizes[0]], grads[sum(sizes[:-2])]   # layer 1's W, layer -2's W
+    return float(np.linalg.norm(first_block) / np.linalg.norm(last_hidden))
+
+
+def figure4_gradient_ratios(seeds=(1, 2, 3), nets=NETS) -> dict:
+    """``gradient_ratio`` for every net and seed: (kind, depth) -> one ratio per seed."""
+    data = signs_features()
+    return {(kind, depth): [gradient_ratio(kind, depth, seed, data) for seed in seeds] for kind, depth in nets}
+
+
 def plot_figure4(errors: dict, seeds=(1, 2, 3)):
     """Training error per epoch, plain nets on the left and residual nets on the right, as in the paper's
     Figure 4: one thin line per seed, the mean of the seeds in bold."""

@@ -163,6 +163,21 @@ BUILD = [
      "Conv2D(..., activation='relu') applies a ReLU before the BatchNorm"),
 ]
 
+PARAMS = "params = weights + (F + F + C) + 4 * (F + F + C)"
+MACS = "macs = H * W * weights"
+COST = [
+    ("no_biases", [(PARAMS, "params = weights + 4 * (F + F + C)")], "a bias per filter"),
+    ("batchnorm_two_per_channel", [("4 * (F + F + C)", "2 * (F + F + C)")], "the moving mean and variance"),
+    ("no_batchnorm", [(PARAMS, "params = weights + (F + F + C)")], "BatchNormalization's numbers too"),
+    ("three_by_three_as_three_weights", [("9 * F * F", "3 * F * F")], "9 weights per pair"),   # both are 11·F·F
+    ("one_by_one_on_f_channels", [("weights = C * F + 9 * F * F + F * C", "weights = F * F + 9 * F * F + F * F")],
+     "C·F weights each"),
+    ("macs_count_biases", [(MACS, "macs = H * W * (weights + F + F + C)")], "biases only add"),
+    ("macs_count_everything", [(MACS, "macs = H * W * params")], "leave the biases and BatchNorm out"),
+    ("macs_per_position_missing", [(MACS, "macs = weights")], "H·W output positions"),
+    ("returns_none", [(MACS, "macs = None")], "returned None"),
+]
+
 # Correct ways of writing the blocks that the checks must accept: {block: [(id, [(old, new), ...]), ...]}.
 _POST_ALTERNATIVES = [
     ("relu_layer", [(FINAL_RELU, f"    from keras.layers import ReLU\n{ADD}\n    X = ReLU()(X)")]),
@@ -186,4 +201,4 @@ ALTERNATIVES = {"basic_block": _POST_ALTERNATIVES, "bottleneck_block": _POST_ALT
                 "preact_basic_block": _PREACT_ALTERNATIVES, "preact_bottleneck_block": _PREACT_ALTERNATIVES}
 
 MISTAKES = {"basic_block": BASIC, "bottleneck_block": BOTTLENECK, "preact_basic_block": PREACT_BASIC,
-            "preact_bottleneck_block": PREACT_BOTTLENECK, "build_resnet": BUILD}
+            "preact_bottleneck_block": PREACT_BOTTLENECK, "build_resnet": BUILD, "bottleneck_cost": COST}

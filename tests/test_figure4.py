@@ -37,3 +37,11 @@ def test_figure4_claims_hold_on_every_seed():
     findings = d.figure4_findings(errors)
     assert findings and all(findings.values()), findings
     assert errors["residual", 34][:, -1].mean() > errors["residual", 18][:, -1].mean()
+
+
+def test_plain_nets_gradients_grow_towards_the_input():
+    """What notebook 05 says of the miniature's gradients at initialisation (seed 1): the deep plain net's first block
+    gets hundreds of times the last hidden layer's gradient, the residual nets' within a few times."""
+    ratios = d.figure4_gradient_ratios((1,))
+    assert ratios["plain", 34][0] > 100 and 5 < ratios["plain", 18][0] < 20
+    assert all(1 < ratios["residual", depth][0] < 6 for depth in (18, 34))

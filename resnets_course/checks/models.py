@@ -379,7 +379,8 @@ def _check_one_build(build_resnet, depth, preact):
     shapes, reps = [st[0] for st in stages], [st[1] for st in stages]
     adds = [layer for layer in model.layers if isinstance(layer, keras.layers.Add)]
     if not adds:
-        fail(name, f"{call} has no residual blocks: call `block` for every block of every stage.")
+        fail(name, f"{call} has no residual blocks: finish the START CODE HERE regions, choosing `block` and "
+                   "calling it for every block of every stage.")
     if len(adds) != sum(want_reps):
         fail(name, f"ResNet-{depth} has {sum(want_reps)} blocks, {want_reps} per stage; {call} has {len(adds)}. "
                    "Take the number of blocks of each stage from `repetitions`.")
@@ -429,6 +430,63 @@ def check_build_resnet(build_resnet):
     for depth, preact in BUILD_CASES:
         _check_one_build(build_resnet, depth, preact)
         gc.collect()
+    print("All tests passed.")
+
+
+# (height, width, F) of the bottleneck blocks that check_bottleneck_cost counts: ResNet-50's four stages at 224x224,
+# and a small odd one, so that no formula fitted to the square maps passes by chance.
+COST_CASES = [(56, 56, 64), (28, 28, 128), (14, 14, 256), (7, 7, 512), (3, 5, 2)]
+
+
+def _cost_hint(params: int, macs: int, h: int, w: int, f: int) -> str | None:
+    """What a wrong (params, macs) for the block (h, w, f) most likely left out, in words; None if it is right."""
+    weights, biases, bn = 17 * f * f, 6 * f, 4 * 6 * f     # C·F + 9·F·F + F·C with C = 4F; 2F + C; 4 per channel
+    right = (weights + biases + bn, h * w * weights)
+    if (params, macs) == right:
+        return None
+    where = f"for an input of {h}x{w}x{4 * f} and F = {f}"
+    if params != right[0]:
+        known = {weights + bn: "each Conv2D has a bias per filter (Keras's default): 2F + 4F of them",
+                 weights + biases: "count BatchNormalization's numbers too: 4 per channel",
+                 weights + biases + bn // 2: ("BatchNormalization keeps 4 numbers per channel in Keras's count: γ and β, "
+                                              "which train, and the moving mean and variance, which do not"),
+                 11 * f * f + biases + bn: ("count each kernel's weights again: a 3x3 kernel holds 9 weights per pair of "
+                                            "input and output channels (9·F·F), and the first and last 1x1 convolutions "
+                                            "connect F with C = 4F channels (C·F weights each)"),
+                 weights: "besides the kernels' weights, count each Conv2D's biases and BatchNorm's 4 numbers per channel"}
+        hint = known.get(params, "add up the three convolutions' weights (C·F, 9·F·F, F·C with C = 4F), their "
+                                 "biases, and BatchNormalization's 4 numbers per channel")
+        return f"parameters {where}: {params:,}, expected {right[0]:,}. Hint: {hint}."
+    known = {h * w * (weights + biases): "biases only add; a multiply-add is one per weight per output position",
+             h * w * right[0]: "leave the biases and BatchNorm out: a multiply-add is one per kernel weight per output "
+                               "position",
+             weights: "each weight is used once at every one of the H·W output positions",
+             h * w * (11 * f * f): "a 3x3 kernel holds 9 weights per pair of input and output channels: 9·F·F"}
+    hint = known.get(macs, "multiply the convolutions' weights (no biases, no BatchNorm) by the H·W output positions")
+    return f"multiply-adds {where}: {macs:,}, expected {right[1]:,}. Hint: {hint}."
+
+
+def check_bottleneck_cost(bottleneck_cost) -> None:
+    """The student's formulas against Keras's count of a bottleneck block built here (not from their code)."""
+    from ..counting import reference_bottleneck_cost
+
+    for h, w, f in COST_CASES:
+        got = bottleneck_cost(h, w, f)
+        if got is None or (isinstance(got, tuple) and None in got):
+            _fail("bottleneck_cost returned None. Replace every `None` placeholder with your formula.")
+        if not (isinstance(got, tuple) and len(got) == 2):
+            _fail(f"bottleneck_cost should return two numbers, params and macs; it returned {got!r}.")
+        try:
+            params, macs = (int(v) if float(v).is_integer() else None for v in got)
+        except (TypeError, ValueError):
+            params = macs = None
+        if params is None or macs is None:
+            _fail(f"bottleneck_cost({h}, {w}, {f}) returned {got!r}: both counts are whole numbers.")
+        hint = _cost_hint(params, macs, h, w, f)
+        if hint is None and (params, macs) != reference_bottleneck_cost(h, w, f):   # the formula above is Keras's
+            raise AssertionError(f"the course's formula disagrees with Keras's count for {(h, w, f)}")
+        if hint:
+            _fail(f"bottleneck_cost: {hint}")
     print("All tests passed.")
 
 
