@@ -12,14 +12,12 @@ bench/results/figure4_mlp-<machine>.json.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
 
 import numpy as np
 
-from bench.machine import describe_machine, results_path
-from bench.numpy_experiments import seed_range
+from bench.machine import describe_machine
+from bench.numpy_experiments import run_over_seeds
 from resnets_course.degradation import NETS, figure4_gradient_ratios, figure4_runs
 
 
@@ -58,14 +56,7 @@ def table(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", default="1-10", help="a seed or a range, e.g. 1-10 (the default)")
-    args = parser.parse_args()
-    result = measure(seed_range(args.seeds))
-    path = results_path("figure4_mlp")
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result))
-    print(f"{result['seconds']:.0f} s; written to {path}")
+    run_over_seeds("figure4_mlp", measure, table, "1-10", __doc__)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ def seed_range(text: str) -> list[int]:
     return list(range(int(first), int(last or first) + 1))
 
 
+def run_over_seeds(name: str, measure, table, default_seeds: str, doc: str) -> None:
+    """The command line of a seed-sweep benchmark: --seeds, then the result written to results/ and its table."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--seeds", default=default_seeds, help=f"a seed or a range (default {default_seeds})")
+    result = measure(seed_range(parser.parse_args().seeds))
+    path = results_path(name)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(table(result))
+    print(f"{result['seconds']:.0f} s; written to {path}")
+
+
 def gradient_ratios(seeds: list[int]) -> dict:
     """'initialisation, stack' -> the smallest and largest first-block / last-block gradient ratio over ``seeds``."""
     ratios = {}
@@ -65,14 +76,7 @@ def table(result: dict) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--seeds", default="1-20", help="a seed or a range, e.g. 1-20 (the default)")
-    args = parser.parse_args()
-    result = measure(seed_range(args.seeds))
-    path = results_path("numpy_experiments")
-    path.write_text(json.dumps(result, indent=1) + "\n")
-    print(table(result))
-    print(f"{result['seconds']:.0f} s; written to {path}")
+    run_over_seeds("numpy_experiments", measure, table, "1-20", __doc__)
 
 
 if __name__ == "__main__":
