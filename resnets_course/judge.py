@@ -206,6 +206,16 @@ def _marker(source: str, name: str) -> bool:
                for line in source.splitlines())
 
 
+#: A line that only tells nbval how to compare a cell (``# NBVAL_IGNORE_OUTPUT`` and the like). Student notebooks
+#: leave them out (they are test-suite words); the release's judge files keep them beside the source.
+TEST_MARKER_LINE = re.compile(r"^[ \t]*#[ \t]*NBVAL_[A-Z_]+[^\n]*(?:\n|$)", re.M | re.I)
+
+
+def without_test_markers(source: str) -> str:
+    """``source`` without its nbval marker lines: what a student's notebook shows of a released cell."""
+    return TEST_MARKER_LINE.sub("", source)
+
+
 def _student_code_cells(nb) -> list:
     return [c for c in nb.cells if c.cell_type == "code"]
 
@@ -243,7 +253,7 @@ def plan(nb, release: dict) -> tuple[list[Step], list[str], dict[str, str]]:
         note = ""
         if mine is None:
             note = "deleted" if cell["role"] == "check" else ""
-        elif mine.source.strip() != cell["source"].strip():
+        elif without_test_markers(mine.source).strip() != without_test_markers(cell["source"]).strip():
             note = "edited"
         if note:
             notes.append(f"Cell {cell['index']} ({cell['role']}) was {note} in your notebook: it ran as released.")

@@ -9,7 +9,8 @@
 In cells tagged `graded`, the code between `### START CODE HERE ###` and `### END CODE HERE ###`
 becomes placeholders: comments stay (they guide), each run of code lines becomes one `None`
 assignment per name it assigned, with a "(≈N lines)" hint. Student notebooks store no outputs at
-all; check cells are locked against editing and deletion; the answers to the Questions
+all and no nbval markers (`# NBVAL_IGNORE_OUTPUT`: the judge files keep them); check cells are locked
+against editing and deletion; the answers to the Questions
 (`<details><summary>Answer</summary> ... </details>` in Markdown) are left out; links to images and files
 are rewritten for the student folder.
 
@@ -34,7 +35,7 @@ from pathlib import Path
 
 import nbformat
 
-from resnets_course.judge import RELEASES, TOLERANCE
+from resnets_course.judge import RELEASES, TOLERANCE, without_test_markers
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "notebooks"
@@ -76,7 +77,9 @@ def _placeholders(group: list[str]) -> list[str]:
     names = []
     for line in group:
         m = ASSIGNED.match(line)
-        if m and m.group(1) not in names:
+        # Only what the run always assigns: a name assigned inside an `if` (deeper indented) keeps its value
+        # from above the run when the condition is false, so a `None` placeholder would overwrite it.
+        if m and m.group(1) not in names and re.match(r"\s*", line).group(0) == indent:
             names.append(m.group(1))
     hint = f"  # (≈{len(group)} line{'s' if len(group) > 1 else ''})"
     if not names:
@@ -170,7 +173,9 @@ def judge_file(nb, name: str) -> dict:
         if kind == "graded":
             entry["points"] = cell.metadata.get("points", 0)
         cells.append(entry)
-    return {"format": 1, "notebook": name, "tolerance": TOLERANCE, "cells": cells}
+    # Whether the notebook shortens its own run in quick mode (notebook 04's training): grading says so in its rows.
+    quick = any("quick_run()" in cell.source for cell in nb.cells if cell.cell_type == "code")
+    return {"format": 1, "notebook": name, "tolerance": TOLERANCE, "reads_quick_mode": quick, "cells": cells}
 
 
 def release_id(files: dict[str, dict]) -> str:
@@ -230,6 +235,7 @@ def release(nb, release: str = "", folder: Path | None = STUDENTS):
             continue
         cell.execution_count = None
         cell.outputs = []   # no pre-printed results: a student sees only what their own run prints
+        cell.source = without_test_markers(cell.source)   # nbval's words; the judge files keep them
         if "graded" in tags(cell):
             cell.source = blank_graded(cell.source)
         if "check" in tags(cell):
