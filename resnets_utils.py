@@ -23,8 +23,8 @@ from resnets_course.exercises import import_exercise, require
 from resnets_course.numpy_blocks import (DEGRADATION_EXPERIMENT, DEGRADATION_NETS, GRADIENT_STACKS, INITIALISATIONS,
                                         counts_table, degradation_counts, degradation_findings, degradation_runs, example,
                                         first_step_below, gradient_norms, gradient_runs, path_lengths, relu, train_mlp)
-from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_history, plot_misclassified,
-                                  plot_prediction, plot_samples, save_fig)
+from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_degradation, plot_history,
+                                  plot_misclassified, plot_prediction, plot_samples, save_fig)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
                                      predict_with_mirror_image, reestimate_batchnorm_statistics,
                                      start_blocks_as_identity, test_batches)

@@ -165,3 +165,30 @@ def plot_prediction(image, probabilities, title: str = "Your image"):
     fig.tight_layout()
     return fig
 
+
+# Notebook 01's degradation experiment: a colour and a line style per net, so that no curve is told by colour alone.
+DEGRADATION_STYLES = {"plain, 2 blocks": ("C0", ":"), "plain, 20 blocks": ("C1", "-"),
+                      "residual, 20 blocks, He": ("C2", "--"), "residual, 20 blocks, zero": ("C3", "-.")}
+
+
+def plot_degradation(runs: dict, title: str = "Training loss"):
+    """``degradation_runs``' losses: every seed's curve on the left, each seed's final loss as a dot on the right
+    (the dashed line is 0.01, below which a net fits)."""
+    import matplotlib.pyplot as plt
+
+    fig, (ax, right) = plt.subplots(1, 2, figsize=(10, 3.6), gridspec_kw={"width_ratios": [2, 1]})
+    for k, (name, losses) in enumerate(runs.items()):
+        color, line = DEGRADATION_STYLES.get(name, (f"C{k}", "-"))
+        ax.semilogy(np.arange(1, losses.shape[1] + 1), losses.T, color=color, ls=line, lw=1)
+        ax.plot([], [], color=color, ls=line, label=name)
+        final = losses[:, -100:].mean(axis=1)
+        right.semilogy(k + np.linspace(-0.2, 0.2, len(final)), final, "o", color=color)
+    ax.set(xlabel="training step", ylabel="training loss (cross-entropy)", title=title)
+    ax.legend(fontsize=8)
+    right.axhline(0.01, color="gray", lw=0.8, ls="--")
+    right.set_xticks(range(len(runs)), [name.replace(", ", "\n") for name in runs], fontsize=8)
+    right.set_xlim(-0.5, len(runs) - 0.5)
+    right.set_title("Loss over the last 100 steps\n(one dot per seed)")
+    fig.tight_layout()
+    return fig
+

@@ -11,7 +11,7 @@ submission of every graded notebook for each kind of student:
 | full     | correct code, stale error outputs, prints inside the functions and at top  | PASS           |
 |          | level, an extra cell of their own, quick mode set in a graded cell, and    |                |
 |          | one check cell deleted                                                     |                |
-| partial  | correct code in 01 and 02 only; 03-05 untouched, with the solution's       | 35 of 100      |
+| partial  | correct code in 01 and 02 only; 03-05 untouched, with the solution's       | 30 of 100      |
 |          | outputs pasted into their check cells                                      |                |
 """
 import csv
@@ -109,7 +109,7 @@ def test_the_gradebook_holds_each_students_points_and_total(graded_class):
     total = f"total ({sum(GRADED.values())})"
     assert set(book) == set(CLASS)
     assert int(book["full"][total]) == sum(GRADED.values()) == 100
-    assert int(book["partial"][total]) == GRADED["residual_block_forward"] + GRADED["residual_block_backward"] + GRADED["identity_block"] == 35
+    assert int(book["partial"][total]) == GRADED["residual_block_forward"] + GRADED["residual_block_backward"] + GRADED["identity_block"] == 30
     assert int(book["partial"][f"identity_block ({GRADED['identity_block']})"]) == GRADED["identity_block"]
     for student in ("printer", "replacer"):
         assert int(book[student][total]) == 0, book[student]
@@ -186,7 +186,8 @@ def test_grading_side_by_side_gives_the_serial_results(tmp_path):
         assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / jobs), "--jobs", jobs]) == 0
         outputs[jobs] = [(tmp_path / jobs / f).read_text() for f in ("results.csv", "gradebook.csv")]
     assert outputs["1"] == outputs["2"]
-    assert "ann,10,10,15" in outputs["1"][1] and "ben,0,0,15" in outputs["1"][1]
+    full = ",".join(str(GRADED[e]) for e in ("residual_block_forward", "residual_block_backward", "identity_block"))
+    assert f"ann,{full}" in outputs["1"][1] and "ben,0,0,15" in outputs["1"][1]
     ben = [line for line in outputs["1"][0].splitlines() if line.startswith("ben,01_")]
     assert len(ben) == 2 and all("CheckFailed" in line and "returned None" in line for line in ben), ben   # the hint
 
