@@ -8,7 +8,8 @@
 
 In cells tagged `graded`, the code between `### START CODE HERE ###` and `### END CODE HERE ###`
 becomes placeholders: comments stay (they guide), each run of code lines becomes one `None`
-assignment per name it assigned, with a "(≈N lines)" hint. Student notebooks store no outputs at
+assignment per name it assigned, with a "(≈N lines)" hint, or a `pass` with the hint where the run assigns
+only inside an `if` or a loop (a `None` there would overwrite the value set above the region). Student notebooks store no outputs at
 all and no nbval markers (`# NBVAL_IGNORE_OUTPUT`: the judge files keep them); check cells are locked
 against editing and deletion; the answers to the Questions
 (`<details><summary>Answer</summary> ... </details>` in Markdown) are left out; links to images and files
