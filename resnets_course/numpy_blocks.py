@@ -211,6 +211,15 @@ def first_step_below(losses, level: float):
     return [int(np.argmax(row < level)) + 1 if (row < level).any() else None for row in np.atleast_2d(losses)]
 
 
+def _endings(runs: dict, level: float) -> tuple[dict, dict]:
+    """Per net of ``runs``: each seed's mean loss over the last 100 steps, and its first step below ``level``
+    (infinity where it never gets there)."""
+    final = {name: losses[:, -100:].mean(axis=1) for name, losses in runs.items()}
+    first = {name: np.array([np.inf if s is None else s for s in first_step_below(losses, level)])
+             for name, losses in runs.items()}
+    return final, first
+
+
 def degradation_findings(runs: dict, fits: float = 0.01, stalls: float = 0.1) -> dict:
     """What notebook 01 says about ``degradation_runs``, each claim -> whether it holds for these runs.
 
@@ -218,8 +227,7 @@ def degradation_findings(runs: dict, fits: float = 0.01, stalls: float = 0.1) ->
     Only claims that hold on every seed 1..5 and do not depend on the last bits of the arithmetic are made: the
     deep plain net's training is chaotic (which seeds stall changes with the CPU's BLAS kernels), the others' is not.
     """
-    final = {name: losses[:, -100:].mean(axis=1) for name, losses in runs.items()}
-    first = {name: [np.inf if s is None else s for s in first_step_below(losses, fits)] for name, losses in runs.items()}
+    final, first = _endings(runs, fits)
     plain2, plain20, residual = "plain, 2 blocks", "plain, 20 blocks", "residual, 20 blocks"
     return {
         f"{plain2} fits on every seed": bool((final[plain2] < fits).all()),
@@ -236,9 +244,7 @@ def degradation_counts(runs: dict, fits: float = 0.01, stalls: float = 0.1) -> d
 
     A net *fits* when its mean loss over the last 100 steps is below ``fits``, *stalls* when it is above ``stalls``.
     """
-    final = {name: losses[:, -100:].mean(axis=1) for name, losses in runs.items()}
-    first = {name: np.array([np.inf if s is None else s for s in first_step_below(losses, fits)])
-             for name, losses in runs.items()}
+    final, first = _endings(runs, fits)
     plain_first = np.minimum(first[PLAIN_SHALLOW], first[PLAIN_DEEP])
     counts = {}
     for name in runs:

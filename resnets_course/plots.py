@@ -8,6 +8,7 @@ import numpy as np
 
 from .environment import IMAGES
 from .exercises import require
+from .numpy_blocks import PLAIN_DEEP, PLAIN_SHALLOW, RESIDUAL_HE, RESIDUAL_ZERO
 
 
 def save_fig(fig, name: str, folder: str | os.PathLike | None = None, dpi: int = 100) -> Path:
@@ -167,8 +168,8 @@ def plot_prediction(image, probabilities, title: str = "Your image"):
 
 
 # Notebook 01's degradation experiment: a colour and a line style per net, so that no curve is told by colour alone.
-DEGRADATION_STYLES = {"plain, 2 blocks": ("C0", ":"), "plain, 20 blocks": ("C1", "-"),
-                      "residual, 20 blocks, He": ("C2", "--"), "residual, 20 blocks, zero": ("C3", "-.")}
+DEGRADATION_STYLES = {PLAIN_SHALLOW: ("C0", ":"), PLAIN_DEEP: ("C1", "-"), RESIDUAL_HE: ("C2", "--"),
+                      RESIDUAL_ZERO: ("C3", "-.")}
 
 
 def plot_degradation(runs: dict, title: str = "Training loss"):

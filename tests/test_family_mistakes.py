@@ -130,3 +130,15 @@ def test_nbval_fails_on_a_mistake_in_each_exercise(tmp_path):
     for name, want in expected.items():
         assert results[name]["ran"] > 0, f"nbval did not run {name}:\n{log[-2000:]}"
         assert set(results[name]["failed"]) == want, f"{name}: failed {results[name]['failed']}, expected {want}"
+
+
+def test_the_cost_checks_formula_is_keras_count():
+    """check_bottleneck_cost compares with a formula; on every case it checks, the formula is what Keras counts for a
+    bottleneck block built from Keras layers (and what multiply_adds counts), and a wrong count is refused."""
+    from resnets_course.counting import reference_bottleneck_cost
+
+    for h, w, f in models.COST_CASES:
+        params, macs = reference_bottleneck_cost(h, w, f)
+        assert models._cost_hint(params, macs, h, w, f) is None, (h, w, f)
+        assert models._cost_hint(params + 1, macs, h, w, f) and models._cost_hint(params, macs - 1, h, w, f)
+

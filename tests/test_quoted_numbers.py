@@ -68,16 +68,15 @@ def pending(where: str, what: str) -> None:
 
 
 @lru_cache(maxsize=None)
-def result(script: str) -> dict:
-    return json.loads((RESULTS / f"{script}-{MACHINE}.json").read_text())
+def result(script: str, machine: str = MACHINE) -> dict:
+    return json.loads((RESULTS / f"{script}-{machine}.json").read_text())
 
 
 COURSE_TIME_MACHINE = "amd-epyc-2t"   # README's table of notebook times; the rest of README quotes MACHINE
 
 
 def notebook_seconds(name: str, machine: str = MACHINE) -> float:
-    course_time = json.loads((RESULTS / f"course_time-{machine}.json").read_text())
-    [row] = [n for n in course_time["notebooks"] if n["notebook"] == f"{name}.ipynb"]
+    [row] = [n for n in result("course_time", machine)["notebooks"] if n["notebook"] == f"{name}.ipynb"]
     return row["seconds"]
 
 
@@ -295,14 +294,17 @@ def grading_timeouts() -> set:
 
 def numpy_experiments() -> set:
     """Notebook 01's counts over 20 seeds (its table and the sentences around it): bench.numpy_experiments' result."""
-    measured = json.loads((RESULTS / f"numpy_experiments-{NUMPY_MACHINE}.json").read_text())
+    measured = result("numpy_experiments", NUMPY_MACHINE)
     n, counts, ratios = len(measured["seeds"]), measured["counts"], measured["gradient_ratios"]
     where, covered = "01_residual_equations", set()
+
+    def cover(quoted: list[int]) -> None:
+        covered.update((where, f"{a} of {b}") for a, b in zip(quoted[::2], quoted[1::2]))
 
     def agree(match, *expected) -> None:
         quoted = [int(g) for g in match.groups()]
         assert quoted == list(expected), f"notebook 01 quotes {match.group(0)!r}; bench/results says {expected}"
-        covered.update((where, f"{a} of {b}") for a, b in zip(quoted[::2], quoted[1::2]))
+        cover(quoted)
 
     rows = find(where, r"\| ((?:plain|residual)[^|]+?) \| (\d+) of (\d+) \| (\d+) of (\d+) \| (?:(\d+) of (\d+) )?\|")
     assert sorted(m.group(1) for m in rows) == sorted(counts), "the table has a row for every net of the experiment"
@@ -311,7 +313,7 @@ def numpy_experiments() -> set:
         quoted = [int(g) for g in m.groups()[1:] if g is not None]
         measured_row = [count["fits"], n, count["stalls"], n] + ([count["first"], n] if "first" in count else [])
         assert quoted == measured_row, f"notebook 01's table, {m.group(1)}: {quoted}; bench/results: {measured_row}"
-        covered.update((where, f"{a} of {b}") for a, b in zip(quoted[::2], quoted[1::2]))
+        cover(quoted)
     shallow, deep = counts["plain, 2 blocks"], counts["plain, 20 blocks"]
     he, zero = counts["residual, 20 blocks, He"], counts["residual, 20 blocks, zero"]
     [m] = find(where, r"The shallow plain net fits on every seed")
@@ -347,7 +349,7 @@ def numpy_experiments() -> set:
 
 def figure4_mlp() -> set:
     """Notebook 05's Figure 4 in miniature over ten seeds: bench.figure4_mlp's result."""
-    measured = json.loads((RESULTS / f"figure4_mlp-{NUMPY_MACHINE}.json").read_text())
+    measured = result("figure4_mlp", NUMPY_MACHINE)
     n, nets, comparisons = len(measured["seeds"]), measured["nets"], measured["comparisons"]
     where, covered = "05_resnet_family", set()
 
