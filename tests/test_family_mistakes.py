@@ -142,3 +142,14 @@ def test_the_cost_checks_formula_is_keras_count():
         assert models._cost_hint(params, macs, h, w, f) is None, (h, w, f)
         assert models._cost_hint(params + 1, macs, h, w, f) and models._cost_hint(params, macs - 1, h, w, f)
 
+
+
+def test_the_cost_check_is_not_fooled_by_numbers_that_equal_anything():
+    """An int subclass whose == always says yes is counted by its value, and is not mistaken for None."""
+    class Liar(int):
+        def __eq__(self, other):
+            return True
+        __hash__ = int.__hash__
+
+    with pytest.raises(CheckFailed, match="parameters for an input of 56x56x256 and F = 64: 1, expected 71,552"):
+        models.check_bottleneck_cost(lambda H, W, F: (Liar(1), Liar(2)))

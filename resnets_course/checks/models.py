@@ -471,7 +471,7 @@ def check_bottleneck_cost(bottleneck_cost) -> None:
     of a bottleneck block, ``counting.reference_bottleneck_cost``), with a hint for each common slip."""
     for h, w, f in COST_CASES:
         got = bottleneck_cost(h, w, f)
-        if got is None or (isinstance(got, tuple) and None in got):
+        if got is None or (isinstance(got, tuple) and any(v is None for v in got)):   # `in` would ask the values
             _fail("bottleneck_cost returned None. Replace every `None` placeholder with your formula.")
         if not (isinstance(got, tuple) and len(got) == 2):
             _fail(f"bottleneck_cost should return two numbers, params and macs; it returned {got!r}.")
