@@ -29,6 +29,7 @@ import json
 import os
 import re
 import secrets
+import stat
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resnets_course.environment import REPO
+from resnets_course.sandbox import SandboxUnavailable, check_available
 from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, QUICK_ENV, RELEASES, JudgeError, course_notebook_name,
                                   load_release, read_notebook, release_id_of, release_index, report_signature)
 
@@ -56,6 +58,8 @@ class Row:
     points: int = 0
     max_points: int = 0
     release: str = ""
+    sandbox: str = ""    # how the kernel ran: "bwrap" (resnets_course/sandbox.py) or "unsandboxed" (--no-sandbox)
+    flags: str = ""      # notes for the instructor on the student's name (a formula, twins, not UTF-8)
 
 
 def current_release() -> tuple[str, dict[str, dict]]:
@@ -78,30 +82,116 @@ def exercises(release: dict) -> dict[str, int]:
 class Submission:
     """One student's notebook, with the same student's other notebooks (later notebooks import earlier ones).
 
-    It carries the files' bytes, not paths, so that a worker on another machine can grade it."""
+    It carries the files' bytes, not paths, so that a worker on another machine can grade it. ``student`` is
+    the name as shown (``shown``: escapes for what is not printable UTF-8); ``problem`` says why the file
+    cannot be judged (a link, not a regular file); ``flags`` are notes for the instructor about the name."""
     student: str
     course: str
     filename: str
     data: bytes
     siblings: dict = field(default_factory=dict)   # course name -> bytes
+    problem: str = ""
+    flags: list = field(default_factory=list)
 
 
-def find_submissions(folder: Path, names) -> list[Submission]:
-    found = []
-    for path in sorted(folder.rglob("*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts:
+#: A submission larger than this is not read (a notebook with all its outputs is a few MB).
+LARGEST_SUBMISSION = 64 * 2**20
+#: What a spreadsheet takes for the start of a formula (OWASP's list for CSV injection).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\0")
+
+
+def shown(name: bytes | str) -> str:
+    """A file or folder name as text that prints and encodes anywhere: bytes that are not UTF-8 and
+    control characters become escapes (\\xNN)."""
+    text = name.decode("utf-8", "backslashreplace") if isinstance(name, bytes) else name
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")   # lone surrogates from os.fsdecode
+    return "".join(c if c.isprintable() else (f"\\x{ord(c):02x}" if ord(c) < 256 else f"\\u{ord(c):04x}")
+                   for c in text)
+
+
+def _read_regular(path: bytes) -> tuple[bytes, str]:
+    """(the file's bytes, '') or (b'', why not): links are not followed, and only regular files are read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    except OSError as e:
+        if os.path.islink(path):
+            return b"", ("this submission is a symbolic link, and grading does not follow links (it could point "
+                         "at anyone's file). Hand in the notebook file itself.")
+        return b"", f"this submission could not be read ({e.strerror})."
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(f.fileno())
+        if not stat.S_ISREG(st.st_mode):
+            return b"", "this submission is not a regular file (a device, a pipe or a socket): hand in the notebook file."
+        if st.st_size > LARGEST_SUBMISSION:
+            return b"", (f"this submission is {st.st_size / 2**20:.0f} MB, more than a notebook is "
+                         f"({LARGEST_SUBMISSION // 2**20} MB at most): clear its outputs and hand it in again.")
+        return f.read(LARGEST_SUBMISSION + 1), ""
+
+
+def find_submissions(folder: Path, names, notes: list | None = None) -> list[Submission]:
+    """Every submission in ``folder``: ``*.ipynb`` files whose names contain a course notebook's name.
+
+    Names are read as bytes (a name that is not UTF-8 is graded and shown with escapes). Links are not
+    followed: a linked notebook gets a row saying so. A folder named like a notebook is skipped, and
+    ``notes`` (if given) says so."""
+    notes = [] if notes is None else notes
+    root = os.fsencode(folder)
+    encoded = {name: name.encode() for name in names}
+    found = []   # (student's name in bytes, course, file name in bytes, data, problem)
+    for here, subfolders, files in os.walk(root, followlinks=False):
+        subfolders.sort()
+        relative = os.path.relpath(here, root)
+        parts = [] if relative == b"." else relative.split(os.sep.encode())
+        if b".ipynb_checkpoints" in parts:
             continue
-        course = course_notebook_name(path, names)
-        if course is None:
-            continue
-        if path.parent != folder:
-            student = path.relative_to(folder).parts[0]
-        else:
-            student = path.name.split(course)[0].strip("-_ .") or path.stem
-        found.append((student, course, path))
-    return [Submission(student, course, path.name, path.read_bytes(),
-                       {c: p.read_bytes() for s, c, p in found if s == student and c != course})
-            for student, course, path in found]
+        for name in sorted(files + subfolders):
+            course = next((n for n in sorted(names, key=len, reverse=True) if encoded[n] in name), None)
+            if course is None or not name.endswith(b".ipynb"):
+                continue
+            path = os.path.join(here, name)
+            shown_path = shown(os.path.join(relative, name) if parts else name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                notes.append(f"skipped {shown_path}: a folder named like a notebook, not a notebook file")
+                continue
+            student = parts[0] if parts else (name.split(encoded[course])[0].strip(b"-_ .") or name[:-len(b".ipynb")])
+            data, problem = _read_regular(path)
+            found.append((student, course, name, data, problem))
+    shown_names = _shown_student_names([s for s, *_ in found])
+    return [Submission(shown_names[student][0], course, shown(name), data,
+                       {c: d for s, c, _, d, p in found if s == student and c != course and not p},
+                       problem, shown_names[student][1])
+            for student, course, name, data, problem in found]
+
+
+def _shown_student_names(students: list[bytes]) -> dict[bytes, tuple[str, list[str]]]:
+    """Each student's name as shown, and notes on it for the instructor. Folders are students as bytes:
+    twins that differ only in case or Unicode form stay two students, and are flagged."""
+    import unicodedata
+
+    result, seen, families = {}, {}, {}
+    for student in dict.fromkeys(students):
+        name = shown(student)
+        if name in seen:   # two byte names shown alike (an escape written out as text)
+            seen[name] += 1
+            name = f"{name} (twin {seen[name]})"
+        seen.setdefault(name, 1)
+        flags = []
+        try:
+            student.decode("utf-8")
+        except UnicodeDecodeError:
+            flags.append("the student's folder name is not UTF-8: shown with \\x escapes")
+        if name.startswith(FORMULA_START):
+            flags.append(f"the student's name starts with {name[0]!r}: kept as it is, but a spreadsheet may read "
+                         "it as a formula")
+        family = unicodedata.normalize("NFC", name).casefold()
+        families.setdefault(family, []).append(student)
+        result[student] = (name, flags)
+    for family, members in families.items():
+        if len(members) > 1:
+            for student in members:
+                others = ", ".join(result[m][0] for m in members if m != student)
+                result[student][1].append(f"another folder's name differs only in case or Unicode form: {others}")
+    return result
 
 
 @dataclass
@@ -134,24 +224,28 @@ FAST_PYTEST = ("import sys; sys.modules['rfc3987_syntax'] = None; from resnets_c
                "judge.REPORT_KEY = sys.stdin.readline().strip(); import pytest; sys.exit(pytest.main())")
 
 
-def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict | None = None):
+def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict | None = None,
+                     sandboxed: bool = True):
     """The judge's report for one notebook, run in a fresh process: (report, None) or (None, problem).
 
     The notebook runs under its course name beside the same student's other submissions, because
-    later notebooks import earlier ones' graded cells.
+    later notebooks import earlier ones' graded cells. Only that folder (``work``) and the course's copy
+    are in the kernel's sandbox; the judge's settings and its report lie beside them, out of its sight.
     """
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        work = tmp / "work"
+        work.mkdir()
         for other, data in sub.siblings.items():
-            (tmp / f"{other}.ipynb").write_bytes(data)
-        copy = tmp / f"{sub.course}.ipynb"
+            (work / f"{other}.ipynb").write_bytes(data)
+        copy = work / f"{sub.course}.ipynb"
         copy.write_bytes(sub.data)
         (tmp / "pytest.ini").write_text("[pytest]\n")   # the course's own pytest settings stay out
-        course = course_copy(tmp / ".course")   # what the judge and the kernel import
+        course = course_copy(tmp / "course")   # what the judge and the kernel import
         report = tmp / "judge-report.json"
         cmd = [sys.executable, "-c", FAST_PYTEST, "-p", "resnets_course.judge", "-p", "no:cacheprovider", "-q",
                "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
-               f"--judge-cell-timeout={cell_timeout}", str(copy)]
+               f"--judge-cell-timeout={cell_timeout}"] + (["--judge-sandbox"] if sandboxed else []) + [str(copy)]
         key = secrets.token_hex(32)
         try:
             proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, input=key + "\n",
@@ -189,12 +283,17 @@ def _signed_reports(path: Path, key: str) -> list | None:
     return reports
 
 
+POINTS_ON = "The check below says more."   # right in the notebook, where the check follows; not in a row
+
+
 def _status(verdicts: list[dict]) -> tuple[str, str]:
     failed = [v for v in verdicts if v["status"] not in ("pass", "skipped")]
     if not failed:
         return "pass", ""
-    # A check's own hint says more than an error in a cell that only prints (e.g. None * 0.5).
-    first = next((v for v in failed if v["message"].startswith(("CheckFailed", "CourseError"))), failed[0])
+    # A check's own hint says more than an error in a cell that only prints (e.g. None * 0.5), and more than a
+    # cell that only shows the block's output and points on to it ("The check below says more").
+    hints = [v for v in failed if v["message"].startswith(("CheckFailed", "CourseError"))]
+    first = next((v for v in hints if POINTS_ON not in v["message"]), hints[0] if hints else failed[0])
     if first["status"] == "timeout":
         return "timeout", first["message"]
     if first["status"] == "error" or first["status"] == "not run":
@@ -296,25 +395,52 @@ class Watch:
                 "Submissions are judged with a copy of the course read when grading started.")
 
 
-def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False) -> list[Row]:
+def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False,
+              sandboxed: bool = True) -> list[Row]:
+    """The rows of one submission; whatever goes wrong, an ERROR row per exercise, never an exception."""
+    try:
+        return _grade_one(sub, cell_timeout, timeout, share, quick, sandboxed)
+    except Exception as e:   # a bug of grading's, or an input nobody foresaw: this student's rows only
+        return _rows_for(sub, "error", f"grading could not judge this submission ({type(e).__name__}: "
+                                       f"{str(e)[:300]}); the other submissions were graded.", sandboxed)
+
+
+def _rows_for(sub: Submission, status: str, detail: str, sandboxed: bool) -> list[Row]:
+    """One row per exercise of the newest release (a file that could not be read names no release)."""
+    try:
+        latest = exercises(load_release(current_release()[0], sub.course))
+    except Exception:
+        latest = {"(notebook)": 0}
+    return [Row(sub.student, sub.course, ex, status, detail, max_points=pts, flags="; ".join(sub.flags),
+                sandbox="bwrap" if sandboxed else "unsandboxed") for ex, pts in latest.items()]
+
+
+def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, quick: bool, sandboxed: bool) -> list[Row]:
     student, course = sub.student, sub.course
+    if sub.problem:
+        return _rows_for(sub, "error", sub.problem, sandboxed)
+    if sandboxed:
+        try:
+            sandbox_available()
+        except SandboxUnavailable as e:   # a Dask worker without bwrap: never a silent unsandboxed grade
+            return _rows_for(sub, "error", f"not graded on this machine: {e}", sandboxed)
     cell_timeout, timeout = round(cell_timeout * share.slowdown), round(timeout * share.slowdown)
     try:
         nb = read_notebook(sub.data)
         rid = release_id_of(nb)
         release = load_release(rid, course)
     except JudgeError as e:   # rows for the exercises of the newest release, since the file names none
-        latest = load_release(current_release()[0], course)
-        return [Row(student, course, ex, "error", str(e), max_points=pts) for ex, pts in exercises(latest).items()]
+        return _rows_for(sub, "error", str(e), sandboxed)
     reads_quick_mode = release.get("reads_quick_mode",   # releases before 2026-12 have no flag: their source says
                                    any("quick_run()" in c["source"] for c in release["cells"]))
     env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
-    watch = Watch()
-    report, problem = judge_submission(sub, cell_timeout, timeout, env)
-    problem = watch.changed() or problem
+    watch = None if sandboxed else Watch()   # in the sandbox, the course and Python's packages are read-only
+    report, problem = judge_submission(sub, cell_timeout, timeout, env, sandboxed)
+    problem = (watch.changed() if watch else "") or problem
     rows = []
     for exercise, points in exercises(release).items():
-        row = Row(student, course, exercise, "error", "", max_points=points, release=rid)
+        row = Row(student, course, exercise, "error", "", max_points=points, release=rid, flags="; ".join(sub.flags),
+                  sandbox="bwrap" if sandboxed else "unsandboxed")
         if problem or report.get("problem"):
             row.status = "timeout" if problem and problem.startswith("did not finish") else "error"
             row.detail = problem or report["problem"]
@@ -326,7 +452,10 @@ def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = S
                 row.status, row.detail = "missing", report["missing"][exercise]
             row.tampered = "; ".join(sorted({v["tampered"] for v in verdicts if v["tampered"]}))
             row.review = "; ".join(sorted({v["tampered"] for v in graded if v["tampered"]}))
-        row.detail = ANSI.sub("", row.detail).strip()
+            cut = [v for v in report["verdicts"] if v["exercise"] == exercise and v.get("cut")]
+            if cut:
+                row.review = "; ".join(filter(None, [row.review, CUT_NOTE]))
+        row.detail = ANSI.sub("", row.detail).replace(POINTS_ON, "").strip()
         if quick and reads_quick_mode:
             row.detail = " ".join(filter(None, [row.detail, QUICK_NOTE]))
         row.points = points if row.status == "pass" else 0
@@ -334,40 +463,82 @@ def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = S
     return rows
 
 
-COLUMNS = ["student", "notebook", "exercise", "status", "detail", "tampered", "review", "points", "max_points", "release"]
+CUT_NOTE = "its output was cut: it printed more than grading keeps"
 
 
-def write_results(rows: list[Row], out: Path, graded: dict[str, int]) -> None:
-    """results.csv, gradebook.csv and summary.md; ``graded`` is every graded exercise -> its points."""
+_SANDBOX_CHECKED: list = []
+
+
+def sandbox_available() -> None:
+    """Raise SandboxUnavailable unless this machine can sandbox a kernel (asked once per process)."""
+    if not _SANDBOX_CHECKED:
+        try:
+            check_available()
+            _SANDBOX_CHECKED.append(None)
+        except SandboxUnavailable as e:
+            _SANDBOX_CHECKED.append(e)
+    if _SANDBOX_CHECKED[0] is not None:
+        raise _SANDBOX_CHECKED[0]
+
+
+COLUMNS = ["student", "notebook", "exercise", "status", "detail", "tampered", "review", "points", "max_points", "release",
+           "sandbox", "flags"]
+FREE_TEXT = ("detail", "tampered", "review", "flags")   # what a submission's code or files can put words in
+
+
+def cell(row: Row, column: str):
+    """A row's value as results.csv holds it: status words in capitals, and free text that a spreadsheet
+    would take for a formula (``=``, ``+``, ``-``, ``@``, tab, CR, NUL first) behind a ``'`` (OWASP)."""
+    value = getattr(row, column)
+    if column == "status":
+        return value.upper()
+    if column in FREE_TEXT and isinstance(value, str):
+        return _defused(value)
+    return value
+
+
+def _defused(text: str) -> str:
+    return "'" + text if text.startswith(FORMULA_START) else text
+
+
+def write_results(rows: list[Row], out: Path, graded: dict[str, int], notes: list[str] = ()) -> None:
+    """results.csv, gradebook.csv and summary.md; ``graded`` is every graded exercise -> its points;
+    ``notes``: lines for the instructor (files skipped, how the kernels ran)."""
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / "results.csv", "w", newline="") as f:
+    with open(out / "results.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         for r in rows:
-            writer.writerow([getattr(r, c) for c in COLUMNS])
+            writer.writerow([cell(r, c) for c in COLUMNS])
     students = list(dict.fromkeys(r.student for r in rows))
     earned = {(r.student, r.exercise): r.points for r in rows if r.max_points}
-    with open(out / "gradebook.csv", "w", newline="") as f:
+    with open(out / "gradebook.csv", "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(["student"] + [f"{ex} ({pts})" for ex, pts in graded.items()] + [f"total ({sum(graded.values())})"])
         for s in students:
             points = [earned.get((s, ex), 0) for ex in graded]
             writer.writerow([s] + points + [sum(points)])
+    md = lambda text: " ".join(str(text).split()).replace("|", "/")
     lines = ["# Grading summary", "", "| student | notebook | exercise | result | points | tampered | detail |",
              "|---|---|---|---|---|---|---|"]
     for r in rows:
-        detail = " ".join(r.detail.split()).replace("|", "/")
-        lines.append(f"| {r.student} | {r.notebook} | {r.exercise} | {r.status.upper()} | "
-                     f"{r.points}/{r.max_points} | {r.tampered.replace('|', '/')} | {detail} |")
+        lines.append(f"| {md(r.student)} | {r.notebook} | {r.exercise} | {r.status.upper()} | "
+                     f"{r.points}/{r.max_points} | {md(_defused(r.tampered))} | {md(_defused(r.detail))} |")
     passed = sum(r.status == "pass" for r in rows)
     lines += ["", f"{passed} of {len(rows)} exercises passed.", "", "| student | points |", "|---|---|"]
     for s in students:
-        lines.append(f"| {s} | {sum(earned.get((s, ex), 0) for ex in graded)} of {sum(graded.values())} |")
-    (out / "summary.md").write_text(ANSI.sub("", "\n".join(lines)) + "\n")
+        lines.append(f"| {md(s)} | {sum(earned.get((s, ex), 0) for ex in graded)} of {sum(graded.values())} |")
+    flagged = {(r.student, r.flags) for r in rows if r.flags}
+    notes = list(notes) + [f"{student}: {flags}" for student, flags in sorted(flagged)]
+    if any(r.sandbox == "unsandboxed" for r in rows):
+        notes.append("graded without the sandbox (--no-sandbox): the submissions' code ran with your permissions")
+    if notes:
+        lines += ["", "## Notes", ""] + [f"- {md(note)}" for note in notes]
+    (out / "summary.md").write_text(ANSI.sub("", "\n".join(lines)) + "\n", encoding="utf-8")
 
 
 def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int = 1, quick: bool = False,
-              scheduler: str | None = None, client=None) -> list[list[Row]]:
+              scheduler: str | None = None, client=None, sandboxed: bool = True) -> list[list[Row]]:
     """Each submission's rows, in order: one by one here, or side by side on Dask.
 
     ``client``: a ``dask.distributed.Client`` to use as it is; else ``scheduler``'s cluster, else (jobs > 1)
@@ -376,7 +547,7 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
     if client is None and scheduler is None and jobs <= 1:
         results = []
         for sub in subs:
-            results.append(grade_one(sub, cell_timeout, timeout, Share(1), quick))
+            results.append(grade_one(sub, cell_timeout, timeout, Share(1), quick, sandboxed))
             print(f"checked {sub.student}: {sub.filename}", flush=True)
         return results
     from dask.distributed import Client, LocalCluster, as_completed
@@ -392,12 +563,20 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
                                    dashboard_address=None)
             client = Client(cluster)
     try:
-        futures = [client.submit(grade_one, sub, cell_timeout, timeout, share, quick, pure=False) for sub in subs]
+        futures = [client.submit(grade_one, sub, cell_timeout, timeout, share, quick, sandboxed, pure=False)
+                   for sub in subs]
         index = {future.key: k for k, future in enumerate(futures)}
+        results: list = [None] * len(subs)
         for future in as_completed(futures):
-            sub = subs[index[future.key]]
+            k = index[future.key]
+            sub = subs[k]
+            try:
+                results[k] = future.result()
+            except Exception as e:   # the task itself was lost (its workers died again and again)
+                results[k] = _rows_for(sub, "error", f"grading lost this submission on the cluster "
+                                                     f"({type(e).__name__}: {str(e)[:200]})", sandboxed)
             print(f"checked {sub.student}: {sub.filename}", flush=True)
-        return client.gather(futures)
+        return results
     finally:
         if own_client:   # a client left open keeps reconnecting to a cluster that may be gone
             client.close()
@@ -418,6 +597,9 @@ def argument_parser() -> argparse.ArgumentParser:
                         help="judge on this existing Dask cluster instead (its workers need the course installed)")
     parser.add_argument("--quick", action="store_true", default=os.environ.get(QUICK_ENV) == "1",
                         help="notebook 04: grade the ResNet50 check with a one-epoch training run, not the accuracy")
+    parser.add_argument("--no-sandbox", action="store_true",
+                        help="run the kernels without bubblewrap (every row then says 'unsandboxed'): only where "
+                             "the whole grading machine is a throwaway container")
     return parser
 
 
@@ -429,18 +611,28 @@ def main(argv=None) -> int:
     if not args.submissions.is_dir():
         print(f"{args.submissions} is not a folder of submissions")
         return 2
+    sandboxed = not args.no_sandbox
+    if sandboxed and not args.scheduler:   # a cluster's workers check for themselves: ERROR rows where they cannot
+        try:
+            sandbox_available()
+        except SandboxUnavailable as e:
+            print(f"Grading stopped before any submission ran: {e}")
+            return 2
     _, latest = current_release()
-    found = list(find_submissions(args.submissions, latest))
+    notes: list[str] = []
+    found = find_submissions(args.submissions, latest, notes)
+    for note in notes:
+        print(note)
     rows = [row for rows_of_one in grade_all(found, args.cell_timeout, args.timeout, args.jobs, args.quick,
-                                             args.scheduler) for row in rows_of_one]
+                                             args.scheduler, sandboxed=sandboxed) for row in rows_of_one]
     if not rows:
         print("no submissions found: file names must contain a course notebook's name, e.g. 02_identity_block")
         return 2
     graded = {c["exercise"]: c.get("points", 0) for name in sorted(latest) for c in latest[name]["cells"]
               if c["role"] == "graded"}
     out = args.out or args.submissions / "results"
-    write_results(rows, out, graded)
-    print((out / "summary.md").read_text())
+    write_results(rows, out, graded, notes)
+    print((out / "summary.md").read_text(encoding="utf-8"))
     return 0
 
 

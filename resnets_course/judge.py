@@ -64,6 +64,11 @@ SUSPICIOUS = re.compile(r"\b(?:check_\w+|block_checks|resnet_checks|family_check
                         r"\b(?:open|exec|eval|compile|read_text|read_bytes|write_text|write_bytes)(?=\()")
 
 
+#: What of the judge's environment a sandboxed kernel gets (it gets nothing else): quick mode and thread counts.
+KERNEL_ENVIRONMENT = (QUICK_ENV, "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS",
+                      "TF_ENABLE_ONEDNN_OPTS", "CUDA_VISIBLE_DEVICES")
+
+
 class JudgeError(Exception):
     """The notebook cannot be judged (unknown release, not a notebook): the message says why and what to do."""
 
@@ -76,15 +81,31 @@ def release_index() -> dict:
     return json.loads((RELEASES / "index.json").read_text())
 
 
+RELEASE_ID = re.compile(r"[0-9a-f]{12}")
+
+
 def release_id_of(nb) -> str:
-    """The release a student notebook was made from; notebooks released before ids existed have none."""
+    """The release a student notebook was made from; notebooks released before ids existed have none.
+
+    A notebook's metadata is the student's to edit: the id it names must be one of the course's own
+    releases (its index), never a path."""
     course = nb.get("metadata", {}).get("course", {})
-    return course.get("release") or release_index()["unstamped"]
+    course = course if isinstance(course, dict) else {}
+    named = course.get("release")
+    index = release_index()
+    if not named:
+        return index["unstamped"]
+    if not isinstance(named, str) or not RELEASE_ID.fullmatch(named) or named not in index["releases"]:
+        shown = repr(named)[:80]
+        raise JudgeError(f"this notebook names release {shown}, which is not one of the course's releases "
+                         f"({', '.join(index['releases'])}): its metadata (course.release) was changed. Ask your "
+                         f"instructor for the student notebook of your release and copy your graded cells into it.")
+    return named
 
 
 def is_student_notebook(nb) -> bool:
     course = nb.get("metadata", {}).get("course", {})
-    return bool(course.get("release") or course.get("student_version"))
+    return isinstance(course, dict) and bool(course.get("release") or course.get("student_version"))
 
 
 def load_release(release_id: str, notebook: str, folder: Path | None = None) -> dict:
@@ -289,8 +310,10 @@ def _course_modules(release: dict) -> list[str]:
 class Judge:
     """Runs one notebook's plan in a fresh kernel, cell by cell, and gives each cell its verdict."""
 
-    def __init__(self, nb, release: dict, workdir: Path, quick: bool, cell_timeout: int = DEFAULT_CELL_TIMEOUT):
+    def __init__(self, nb, release: dict, workdir: Path, quick: bool, cell_timeout: int = DEFAULT_CELL_TIMEOUT,
+                 sandboxed: bool = False):
         self.release = release
+        self.sandboxed = sandboxed
         self.tolerance = release.get("tolerance", TOLERANCE)
         self.steps, self.notes, self.missing = plan(nb, release)
         self.workdir, self.quick, self.cell_timeout = Path(workdir), quick, cell_timeout
@@ -308,12 +331,30 @@ class Judge:
         from nbclient import NotebookClient
         import ipykernel.kernelspec
 
+        spec = ipykernel.kernelspec.get_kernel_dict()
+        connection = {}
+        if self.sandboxed:
+            from resnets_course import environment, sandbox
+
+            box = sandbox.Sandbox.beside(environment.REPO, self.workdir)
+            env = box.environment({name: os.environ.get(name) for name in KERNEL_ENVIRONMENT})
+            spec = {**spec, "argv": box.command(spec["argv"], env), "interrupt_mode": "message"}
+            # Unix sockets in a folder the sandbox shares: a TCP kernel in its own network could not be reached.
+            connection = {"transport": "ipc", "ip": str(box.sockets / "kernel"),
+                          "connection_file": str(box.sockets / "connection.json")}
+
         class CurrentEnvironment(KernelSpecManager):
             def get_kernel_spec(self, kernel_name):
-                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES,
-                                              **ipykernel.kernelspec.get_kernel_dict())
+                return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
-        km = AsyncKernelManager(kernel_name="resnets-judge", kernel_spec_manager=CurrentEnvironment())
+        class Manager(AsyncKernelManager):
+            def write_connection_file(self, **kwargs):
+                super().write_connection_file(**kwargs)
+                if self.sandboxed_uid is not None:   # the kernel's own user reads it (it stays 0600)
+                    os.chown(self.connection_file, self.sandboxed_uid, self.sandboxed_uid)
+
+        Manager.sandboxed_uid = box.uid if self.sandboxed and os.geteuid() == 0 else None
+        km = Manager(kernel_name="resnets-judge", kernel_spec_manager=CurrentEnvironment(), **connection)
         # nbclient runs cells of a notebook: one slot, refilled for each cell the judge sends.
         slot = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         # The kernel is thrown away once judged: killing it spares TensorFlow's 2 s of graceful exit.
@@ -515,6 +556,8 @@ def pytest_addoption(parser):
     group = parser.getgroup("resnets judge", "judge student notebooks against the course release")
     group.addoption("--judge-report", default=None, help="write each judged cell's verdict to this JSON file")
     group.addoption("--judge-cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds one cell may run")
+    group.addoption("--judge-sandbox", action="store_true", default=False,
+                    help="run the kernel in a bubblewrap sandbox (resnets_course/sandbox.py), as tools.grade does")
     group.addoption("--judge-release", default=None,
                     help="a folder of judge files to use instead of the notebook's own release")
 
@@ -552,11 +595,13 @@ class JudgedNotebook(pytest.File):
         self.judge = None
         nb = self.nb
         try:
-            release_id = release_id_of(nb)
-            names = [p.stem for p in (RELEASES / release_id).glob("*.json")] or [self.path.stem]
             folder = self.config.getoption("--judge-release")
-            if folder:
+            if folder:   # the caller's judge files: the id the notebook names only labels the report
+                release_id = str(nb.metadata.get("course", {}).get("release", "custom"))[:40]
                 names = [p.stem for p in Path(folder).glob("*.json")]
+            else:
+                release_id = release_id_of(nb)
+                names = [p.stem for p in (RELEASES / release_id).glob("*.json")] or [self.path.stem]
             name = course_notebook_name(self.path, names)
             if name is None:
                 raise JudgeError(f"{self.path.name} is not named after a course notebook "
@@ -568,7 +613,7 @@ class JudgedNotebook(pytest.File):
             return
         self.report.notebook, self.report.release = name, release_id
         self.judge = Judge(nb, release, self.path.parent, quick_from_environment(),
-                           self.config.getoption("--judge-cell-timeout"))
+                           self.config.getoption("--judge-cell-timeout"), self.config.getoption("--judge-sandbox"))
         self.report.notes, self.report.missing = self.judge.notes, self.judge.missing
         for k, step in enumerate(self.judge.steps):
             cell = step.cell

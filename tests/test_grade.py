@@ -78,28 +78,28 @@ def test_blank_work_fails_whatever_its_file_stored(graded_class):
     assert {r["exercise"] for r in blank} == set(GRADED) - {"residual_block_forward", "residual_block_backward",
                                                             "identity_block"}
     for r in blank:
-        assert r["status"] == "fail" and r["tampered"] == "", r
+        assert r["status"] == "FAIL" and r["tampered"] == "", r
         assert "None" in r["detail"] or "finish" in r["detail"], r   # the check's hint, not a diff of outputs
 
 
 def test_checks_replaced_by_prints_do_not_pass_and_are_flagged(graded_class):
     rows, _, _ = graded_class
     for r in rows_of(rows, "printer"):
-        assert r["status"] != "pass" and "edited" in r["tampered"], r
+        assert r["status"] != "PASS" and "edited" in r["tampered"], r
 
 
 def test_graded_cells_that_replace_the_checks_do_not_pass(graded_class):
     rows, _, _ = graded_class
     for r in rows_of(rows, "replacer"):
         if int(r["max_points"]):
-            assert r["status"] == "fail" and "check_" in r["tampered"], r
+            assert r["status"] == "FAIL" and "check_" in r["tampered"], r
             assert "which the checks use" in r["detail"], r
 
 
 def test_correct_code_passes_with_stale_outputs_prints_extra_cells_and_a_deleted_check(graded_class):
     rows, _, _ = graded_class
     for r in rows_of(rows, "full"):
-        assert r["status"] == "pass", r
+        assert r["status"] == "PASS", r
         assert (grade.QUICK_NOTE in r["detail"]) == (r["notebook"] == "04_resnet50"), r   # says what it skipped
     assert any("deleted" in r["tampered"] for r in rows_of(rows, "full"))   # graded from the release, and flagged
 
@@ -136,11 +136,11 @@ def test_timeouts_errors_and_broken_files_are_reported(tmp_path):
     assert grade.main([str(subs), "--out", str(tmp_path / "out"), "--cell-timeout", "10", "--timeout", "300"]) == 0
     rows = {r["student"]: r for r in csv.DictReader(open(tmp_path / "out" / "results.csv"))}
     assert set(rows) == {"bob", "cy", "dee", "eve", "fay"}
-    assert rows["bob"]["status"] == "timeout"
-    assert rows["cy"]["status"] == "fail" and "my block is broken" in rows["cy"]["detail"]
-    assert rows["dee"]["status"] == "missing" and "deleted" in rows["dee"]["detail"]
-    assert rows["eve"]["status"] == "error" and "not a valid notebook" in rows["eve"]["detail"]
-    assert rows["fay"]["status"] == "error" and "0000deadbeef" in rows["fay"]["detail"]
+    assert rows["bob"]["status"] == "TIMEOUT"
+    assert rows["cy"]["status"] == "FAIL" and "my block is broken" in rows["cy"]["detail"]
+    assert rows["dee"]["status"] == "MISSING" and "deleted" in rows["dee"]["detail"]
+    assert rows["eve"]["status"] == "ERROR" and "not a valid notebook" in rows["eve"]["detail"]
+    assert rows["fay"]["status"] == "ERROR" and "0000deadbeef" in rows["fay"]["detail"]
 
 
 def test_an_empty_folder_is_reported(tmp_path, capsys):
@@ -167,9 +167,9 @@ def test_a_submission_from_before_release_ids_is_judged_by_that_release(tmp_path
     unstamped = judge.release_index()["unstamped"]
     correct = [r for r in rows if r["student"] == "old_correct"]
     assert len(correct) == 2 + 1, correct   # every graded exercise of 01 and 02
-    assert all(r["status"] == "pass" and r["release"] == unstamped for r in correct), correct
+    assert all(r["status"] == "PASS" and r["release"] == unstamped for r in correct), correct
     [blank] = [r for r in rows if r["student"] == "old_blank"]
-    assert blank["status"] == "fail" and "None" in blank["detail"]
+    assert blank["status"] == "FAIL" and "None" in blank["detail"]
 
 
 def test_grading_side_by_side_gives_the_serial_results(tmp_path):

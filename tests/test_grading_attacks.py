@@ -136,12 +136,12 @@ def attacked(tmp_path_factory):
 
 def test_a_forged_report_and_a_killed_judge_score_nothing(attacked):
     rows, _, _ = attacked   # refused at os.kill; were it not, the report would lack the judge's signature
-    assert rows["forger"] and all(r["status"] in ("fail", "error") and r["points"] == "0" for r in rows["forger"])
+    assert rows["forger"] and all(r["status"] in ("FAIL", "ERROR") and r["points"] == "0" for r in rows["forger"])
 
 
 def test_numpy_patched_anywhere_is_undone_and_reported(attacked):
     rows, _, _ = attacked
-    assert all(r["status"] == "fail" and r["points"] == "0" for r in rows["internals"])
+    assert all(r["status"] == "FAIL" and r["points"] == "0" for r in rows["internals"])
     assert any("numpy._core.numeric.isclose" in r["tampered"] for r in rows["internals"])
 
 
@@ -149,17 +149,17 @@ def test_numpy_patched_anywhere_is_undone_and_reported(attacked):
 def test_a_thread_left_running_fails_the_exercise(attacked, student):
     rows, _, _ = attacked
     [row] = rows[student]
-    assert row["status"] == "fail" and row["points"] == "0"
+    assert row["status"] == "FAIL" and row["points"] == "0"
     assert "thread" in row["detail"] and "a thread left running" in row["tampered"]
 
 
 def test_a_rewritten_course_file_is_refused_and_judges_no_one_else(attacked):
     rows, original, after = attacked
     assert after == original, "the submission rewrote the course's file"
-    assert all(r["status"] == "fail" and r["points"] == "0" for r in rows["rewriter"])
+    assert all(r["status"] == "FAIL" and r["points"] == "0" for r in rows["rewriter"])
     assert any("write outside the notebook's folder" in r["detail"] for r in rows["rewriter"])
     [zed] = rows["zed"]   # blank, graded after the rewriter
-    assert zed["status"] == "fail" and zed["points"] == "0" and zed["detail"].startswith("CheckFailed"), zed
+    assert zed["status"] == "FAIL" and zed["points"] == "0" and zed["detail"].startswith("CheckFailed"), zed
     assert not any("grading machine" in r["detail"] for rs in rows.values() for r in rs)
 
 
@@ -178,7 +178,7 @@ def test_a_changed_course_file_is_named_and_each_submission_gets_its_own_copy(tm
 def test_processes_hooks_and_writes_elsewhere_are_refused(attacked, student):
     rows, _, _ = attacked
     [row] = rows[student]
-    assert row["status"] == "fail" and row["points"] == "0", row
+    assert row["status"] == "FAIL" and row["points"] == "0", row
     assert f"tried to {REFUSED[student][1]}, which grading does not allow" in row["detail"], row["detail"]
     assert not (Path.home() / ".keras" / "from_a_submission.json").exists()
 
