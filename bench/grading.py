@@ -15,6 +15,13 @@ submission in its own process and kernel):
 
 The table gives wall time, submissions per minute and the speed-up over serial, and says whether each
 mode gave the serial run's rows. Results go to bench/results/grading-<machine>.json.
+
+    python -m bench.grading --sandbox-cost --students 3   # what the sandbox costs a submission
+
+grades each submission twice, one after the other, in its bubblewrap sandbox and with ``--no-sandbox``
+(which fingerprints the course's and Python's files instead, as grading did before the sandbox), and
+gives the mean wall seconds per submission of each and the difference, per notebook; results go to
+bench/results/grading_sandbox-<machine>.json.
 """
 from __future__ import annotations
 
@@ -101,6 +108,31 @@ def grade_class(subs, mode: str, quick: bool) -> tuple[list, float, dict]:
     return rows, time.perf_counter() - start, {}
 
 
+def sandbox_cost(subs) -> dict[str, dict[str, float]]:
+    """Per notebook: mean wall seconds of a submission graded in the sandbox and without it, and the difference.
+    Each submission is graded both ways back to back, in alternating order, so that drift cancels."""
+    seconds: dict[str, dict[str, list]] = {}
+    for k, sub in enumerate(subs):
+        rows = {}
+        for sandboxed in ((True, False) if k % 2 == 0 else (False, True)):
+            start = time.perf_counter()
+            rows[sandboxed] = grading.grade_one(sub, 300, 1200, grading.Share(1), False, sandboxed)
+            seconds.setdefault(sub.course, {}).setdefault(sandboxed, []).append(time.perf_counter() - start)
+        same = [(r.status, r.points, r.detail) for r in rows[True]] == [(r.status, r.points, r.detail) for r in rows[False]]
+        assert same, f"{sub.student} {sub.course}: the sandbox changed the verdict"
+    mean = lambda values: round(sum(values) / len(values), 2)
+    return {name: {"sandboxed": mean(s[True]), "unsandboxed": mean(s[False]), "added": mean(s[True]) - mean(s[False]),
+                   "submissions": len(s[True])} for name, s in sorted(seconds.items())}
+
+
+def sandbox_table(cost: dict, machine: dict) -> str:
+    lines = [f"Wall seconds per submission on {machine['cpu']} ({machine['threads']} threads), mean",
+             f"{'notebook':<24} {'sandboxed':>9} {'unsandboxed':>11} {'added':>6}"]
+    for name, c in cost.items():
+        lines.append(f"{name:<24} {c['sandboxed']:>9.2f} {c['unsandboxed']:>11.2f} {c['added']:>+6.2f}")
+    return "\n".join(lines)
+
+
 def table(runs: list[dict], machine: dict, count: int) -> str:
     serial = next((r["seconds"] for r in runs if r["mode"] == "serial"), None)
     lines = [f"Grading {count} submissions on {machine['cpu']} ({machine['threads']} threads)",
@@ -118,7 +150,20 @@ def main(argv=None) -> None:
     parser.add_argument("--resnet50", type=int, default=0, metavar="N",
                         help="also grade notebook 04 (quick mode) for the first N students")
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--sandbox-cost", action="store_true",
+                        help="instead: grade each submission in the sandbox and without it, and compare")
     args = parser.parse_args(argv)
+    if args.sandbox_cost:
+        with tempfile.TemporaryDirectory() as tmp:
+            write_class(Path(tmp), args.students, 0)
+            cost = sandbox_cost(grading.find_submissions(Path(tmp), list(NOTEBOOKS)))
+        machine = describe_machine()
+        print(sandbox_table(cost, machine))
+        path = results_path("grading_sandbox")
+        path.write_text(json.dumps({"machine": machine, "students": args.students, "seconds_per_submission": cost},
+                                   indent=1) + "\n")
+        print(f"wrote {path}")
+        return
     load_before = os.getloadavg()[0]   # other work on the machine lengthens wall times (not CPU times)
     with tempfile.TemporaryDirectory() as tmp:
         kinds = write_class(Path(tmp), args.students, args.resnet50)

@@ -33,6 +33,7 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -60,6 +61,7 @@ class Row:
     release: str = ""
     sandbox: str = ""    # how the kernel ran: "bwrap" (resnets_course/sandbox.py) or "unsandboxed" (--no-sandbox)
     flags: str = ""      # notes for the instructor on the student's name (a formula, twins, not UTF-8)
+    judged: tuple = field(default=(), compare=False)   # (start, end) of the judging, in seconds since the epoch
 
 
 def current_release() -> tuple[str, dict[str, dict]]:
@@ -247,14 +249,19 @@ def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict
                "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
                f"--judge-cell-timeout={cell_timeout}"] + (["--judge-sandbox"] if sandboxed else []) + [str(copy)]
         key = secrets.token_hex(32)
-        try:
-            proc = subprocess.run(cmd, cwd=tmp, capture_output=True, text=True, timeout=timeout, input=key + "\n",
-                                  env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {}),
-                                       "PYTHONPATH": os.pathsep.join(filter(None, [str(course),
-                                                                                   os.environ.get("PYTHONPATH")]))})
-        except subprocess.TimeoutExpired:
-            return None, f"did not finish within {timeout} s"
-        output = (proc.stdout + proc.stderr).strip()[-300:]
+        # The judge's output goes to a file, of which only the end is read: a submission that printed
+        # hundreds of megabytes cannot fill this process's memory.
+        with tempfile.TemporaryFile() as log:
+            try:
+                proc = subprocess.run(cmd, cwd=tmp, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
+                                      input=(key + "\n").encode(),
+                                      env={**os.environ, "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **(env or {}),
+                                           "PYTHONPATH": os.pathsep.join(filter(None, [str(course),
+                                                                                       os.environ.get("PYTHONPATH")]))})
+            except subprocess.TimeoutExpired:
+                return None, f"did not finish within {timeout} s"
+            log.seek(max(0, log.seek(0, os.SEEK_END) - 300))
+            output = log.read().decode("utf-8", "replace").strip()
         if proc.returncode not in (0, 1):   # pytest's codes for "all passed" and "some failed"
             return None, f"the judge stopped abnormally (exit status {proc.returncode}): {output}"
         if not report.exists():
@@ -435,12 +442,14 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
                                    any("quick_run()" in c["source"] for c in release["cells"]))
     env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
     watch = None if sandboxed else Watch()   # in the sandbox, the course and Python's packages are read-only
+    started = time.time()
     report, problem = judge_submission(sub, cell_timeout, timeout, env, sandboxed)
+    judged = (started, time.time())
     problem = (watch.changed() if watch else "") or problem
     rows = []
     for exercise, points in exercises(release).items():
         row = Row(student, course, exercise, "error", "", max_points=points, release=rid, flags="; ".join(sub.flags),
-                  sandbox="bwrap" if sandboxed else "unsandboxed")
+                  sandbox="bwrap" if sandboxed else "unsandboxed", judged=judged)
         if problem or report.get("problem"):
             row.status = "timeout" if problem and problem.startswith("did not finish") else "error"
             row.detail = problem or report["problem"]
@@ -452,10 +461,9 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
                 row.status, row.detail = "missing", report["missing"][exercise]
             row.tampered = "; ".join(sorted({v["tampered"] for v in verdicts if v["tampered"]}))
             row.review = "; ".join(sorted({v["tampered"] for v in graded if v["tampered"]}))
-            cut = [v for v in report["verdicts"] if v["exercise"] == exercise and v.get("cut")]
-            if cut:
-                row.review = "; ".join(filter(None, [row.review, CUT_NOTE]))
         row.detail = ANSI.sub("", row.detail).replace(POINTS_ON, "").strip()
+        if report and any(v.get("cut") for v in report["verdicts"] if v["exercise"] == exercise):
+            row.detail = " ".join(filter(None, [row.detail, CUT_NOTE]))
         if quick and reads_quick_mode:
             row.detail = " ".join(filter(None, [row.detail, QUICK_NOTE]))
         row.points = points if row.status == "pass" else 0
@@ -463,7 +471,7 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
     return rows
 
 
-CUT_NOTE = "its output was cut: it printed more than grading keeps"
+CUT_NOTE = "(output cut: this exercise's code printed more than grading keeps)"
 
 
 _SANDBOX_CHECKED: list = []

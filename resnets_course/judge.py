@@ -24,12 +24,15 @@ import hmac
 import json
 import os
 import re
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
+import zmq.asyncio
+from nbclient import NotebookClient
 
 from resnets_course import judge_kernel
 
@@ -96,7 +99,7 @@ def release_id_of(nb) -> str:
     if not named:
         return index["unstamped"]
     if not isinstance(named, str) or not RELEASE_ID.fullmatch(named) or named not in index["releases"]:
-        shown = repr(named)[:80]
+        shown = named if isinstance(named, str) and re.fullmatch(r"[\w.-]{1,40}", named) else repr(named)[:80]
         raise JudgeError(f"this notebook names release {shown}, which is not one of the course's releases "
                          f"({', '.join(index['releases'])}): its metadata (course.release) was changed. Ask your "
                          f"instructor for the student notebook of your release and copy your graded cells into it.")
@@ -189,7 +192,7 @@ def compare(got, expected, tolerance: dict) -> str | None:
     if len(mine) == len(theirs) and all(a[0] == b[0] and same_text(a[1], b[1], tolerance)
                                         for a, b in zip(mine, theirs)):
         return None
-    show = lambda items: "\n".join(text.rstrip("\n") for _, text in items) or "(nothing)"
+    show = lambda items: _capped("\n".join(text.rstrip("\n") for _, text in items) or "(nothing)", 4_000)
     return (f"The output differs from the expected output (numbers may differ by {tolerance['abs']:g}"
             f" + {tolerance['rel']:g} x the number).\n--- expected ---\n{show(theirs)}\n--- got ---\n{show(mine)}")
 
@@ -208,6 +211,7 @@ class Verdict:
     message: str = ""
     tampered: str = ""            # what the student's file did to this cell (edited, deleted) or its code changed
     printed: str = ""             # what the student's code printed while this cell ran (never compared)
+    cut: bool = False             # its output, or what the student's code printed, was more than grading keeps
 
     @property
     def passed(self) -> bool:
@@ -318,6 +322,7 @@ class Judge:
         self.steps, self.notes, self.missing = plan(nb, release)
         self.workdir, self.quick, self.cell_timeout = Path(workdir), quick, cell_timeout
         self.client = None
+        self.kernel_log = None
         self.dead = ""
         self.changed_by: dict[str, list[str]] = {}     # exercise -> what its code changed in the checks
         self.last_student_exercise: str | None = None
@@ -354,14 +359,23 @@ class Judge:
                     os.chown(self.connection_file, self.sandboxed_uid, self.sandboxed_uid)
 
         Manager.sandboxed_uid = box.uid if self.sandboxed and os.geteuid() == 0 else None
-        km = Manager(kernel_name="resnets-judge", kernel_spec_manager=CurrentEnvironment(), **connection)
+        # A message larger than this from the kernel is refused (its connection dropped) before it is read.
+        context = zmq.asyncio.Context()
+        context.setsockopt(zmq.MAXMSGSIZE, LARGEST_MESSAGE)
+        km = Manager(kernel_name="resnets-judge", kernel_spec_manager=CurrentEnvironment(), context=context,
+                     **connection)
         # nbclient runs cells of a notebook: one slot, refilled for each cell the judge sends.
         slot = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("")])
         # The kernel is thrown away once judged: killing it spares TensorFlow's 2 s of graceful exit.
-        self.client = NotebookClient(slot, km=km, timeout=self.cell_timeout, shutdown_kernel="immediate",
-                                     allow_errors=True, interrupt_on_timeout=False, startup_timeout=120)
-        self.client.start_new_kernel(cwd=str(self.workdir))
-        self.client.start_new_kernel_client()
+        self.client = _CappedClient(slot, km=km, timeout=self.cell_timeout, shutdown_kernel="immediate",
+                                    allow_errors=True, interrupt_on_timeout=False, startup_timeout=120)
+        # What the kernel writes to its own stdout and stderr goes to a file, of which a report keeps the end.
+        self.kernel_log = tempfile.TemporaryFile()
+        try:
+            self.client.start_new_kernel(cwd=str(self.workdir), stdout=self.kernel_log, stderr=self.kernel_log)
+            self.client.start_new_kernel_client()
+        except RuntimeError as e:   # the kernel died as it started
+            raise JudgeError(f"the kernel did not start ({e}): {_tail(self.kernel_log)}") from None
         report = self._hidden(f"install({self.quick!r}, {_course_modules(self.release)!r})")
         if not report.get("installed"):
             raise JudgeError(f"the judge could not start its guard in the kernel: {report}")
@@ -373,11 +387,14 @@ class Judge:
             except Exception:
                 pass
         self.client = None
+        if self.kernel_log is not None:
+            self.kernel_log.close()
 
     def _execute(self, source: str, store_history: bool, timeout: int | None = None):
         cell = nbformat.v4.new_code_cell(source)
         self.client.nb.cells[0] = cell
         self.client.timeout = timeout or self.cell_timeout
+        self.client.kept, self.client.cut = 0, False
         self.client.execute_cell(cell, 0, store_history=store_history)
         return cell.outputs
 
@@ -419,7 +436,9 @@ class Judge:
             self.dead = "the kernel died (your code may have crashed Python or used too much memory)"
             verdict.status, verdict.message = "error", self.dead
             return verdict
+        verdict.cut = verdict.cut or self.client.cut
         self._judge(step, verdict, outputs)
+        verdict.message, verdict.printed = _capped(verdict.message), _capped(verdict.printed)
         return verdict
 
     def _interrupt(self) -> None:
@@ -448,7 +467,8 @@ class Judge:
         after = self._hidden("after_release_cell()")
         exercise = step.cell.get("exercise") if step.cell["role"] in ("check", "depends") else None
         self._blame(after, exercise)
-        verdict.printed += after.get("printed", "")
+        verdict.printed = _capped(verdict.printed + after.get("printed", ""))
+        verdict.cut = verdict.cut or bool(after.get("cut"))
         return outputs
 
     def _attach_print(self, report: dict) -> None:
@@ -457,7 +477,8 @@ class Judge:
         if printed:
             for verdict, step in zip(reversed(self.verdicts), reversed(self.steps)):
                 if step.student and verdict.status != "not run":
-                    verdict.printed += printed
+                    verdict.printed = _capped(verdict.printed + printed)
+                    verdict.cut = verdict.cut or bool(report.get("cut"))
                     break
 
     def _blame(self, report: dict, exercise: str | None) -> None:
@@ -504,6 +525,52 @@ class Judge:
                 verdict.status, verdict.message = "fail", difference
                 return
         verdict.status = "pass"
+
+
+#: The most a judge keeps of one cell's outputs (text and images), of a message and of a student's prints:
+#: the rest is cut, and the verdict says so. A notebook's largest output, a plot, is about 100 kB.
+OUTPUT_KEPT = 4 * 2**20
+TEXT_KEPT = 20_000
+#: A single message from the kernel larger than this is refused by ZeroMQ before the judge reads it.
+LARGEST_MESSAGE = 64 * 2**20
+
+
+def _capped(text: str, kept: int = TEXT_KEPT) -> str:
+    return text if len(text) <= kept else text[:kept] + f"\n[... {len(text) - kept} more characters cut by grading]"
+
+
+def _tail(log, size: int = 600) -> str:
+    log.seek(0, os.SEEK_END)
+    log.seek(max(0, log.tell() - size))
+    return log.read().decode("utf-8", "replace").strip() or "(it wrote nothing)"
+
+
+def _size(content: dict) -> int:
+    text = content.get("text")
+    if isinstance(text, str):
+        return len(text)
+    data = content.get("data") or {}
+    return sum(len(v) if isinstance(v, str) else 1_000 for v in data.values()) + sum(
+        len(line) for line in content.get("traceback") or [] if isinstance(line, str))
+
+
+class _CappedClient(NotebookClient):
+    """nbclient's client, keeping at most OUTPUT_KEPT of a cell's outputs (``cut`` says whether it dropped any)."""
+    kept = 0
+    cut = False
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = _size(content)
+        if self.kept + size > OUTPUT_KEPT:
+            self.cut = True
+            room = OUTPUT_KEPT - self.kept
+            if msg.get("msg_type") != "stream" or room <= 0:
+                return None
+            content["text"] = content["text"][:room]
+            size = room
+        self.kept += size
+        return super().output(outs, msg, display_id, cell_index)
 
 
 def _error_message(error) -> str:

@@ -50,6 +50,30 @@ def _from_student() -> bool:
     return _student_on_stack(sys._getframe(2))
 
 
+#: What grading keeps of a student's prints per cell; the rest is counted, not kept (a 200 MB print).
+PRINTED_KEPT = 20_000
+CUT_NOTE = "\n[... {} more characters printed; grading keeps the first {}]\n"
+
+
+class _Printed(list):
+    """The student's prints since the last report: the first PRINTED_KEPT characters, and how many more."""
+    kept = 0
+    cut = 0
+
+    def append(self, text: str) -> None:
+        room = PRINTED_KEPT - self.kept
+        if room > 0:
+            super().append(text[:room])
+            self.kept += min(len(text), room)
+        self.cut += max(0, len(text) - max(room, 0))
+
+    def take(self) -> tuple[str, int]:
+        text, cut = "".join(self), self.cut
+        self.clear()
+        self.kept = self.cut = 0
+        return (text + CUT_NOTE.format(cut, PRINTED_KEPT) if cut else text), cut
+
+
 class _Diverted:
     """A stream that sends the student's writes to a buffer and everything else on to the notebook."""
 
@@ -72,7 +96,7 @@ class _Guard:
 
         self.shell = get_ipython()
         self.quick = quick
-        self.printed: list[str] = []
+        self.printed = _Printed()
         self.protected: dict[str, object] = {}
         self.snapshots: dict[str, dict] = {}
         self.functions: dict[int, tuple] = {}
@@ -303,8 +327,8 @@ def install(quick: bool, modules: list[str]) -> None:
 
 def before_release_cell() -> None:
     changed = _guard.restore() + _guard.new_threads(after_student_cell=True)
-    printed, _guard.printed[:] = "".join(_guard.printed), []
-    _report(changed=changed, printed=printed)
+    printed, cut = _guard.printed.take()
+    _report(changed=changed, printed=printed, cut=cut)
 
 
 def after_release_cell() -> None:
@@ -312,8 +336,8 @@ def after_release_cell() -> None:
     changed = _guard.restore() + _guard.new_threads(after_student_cell=False)
     _guard.snapshot_new_modules()
     _guard.protect_namespace()
-    printed, _guard.printed[:] = "".join(_guard.printed), []
-    _report(changed=changed, printed=printed)
+    printed, cut = _guard.printed.take()
+    _report(changed=changed, printed=printed, cut=cut)
 
 
 def run_student_cell(source: str, label: str) -> None:

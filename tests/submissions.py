@@ -4,9 +4,15 @@ from __future__ import annotations
 import copy
 
 import nbformat
+import pytest
 
+from resnets_course.sandbox import bwrap
 from tools import release
 from tests.notebook_tools import NOTEBOOKS, STUDENTS, read, tagged
+
+
+#: Tests that grade with tools.grade need bubblewrap, as grading does (.ci/run installs it).
+needs_bwrap = pytest.mark.skipif(bwrap() is None, reason="grading needs bubblewrap: sudo apt-get install bubblewrap")
 
 
 def student(name: str):

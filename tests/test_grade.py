@@ -29,6 +29,8 @@ for _name in NAMES:
     for _, _cell in S.tagged(S.solution(_name), "graded"):
         GRADED[_cell.metadata["exercise"]] = _cell.metadata["points"]
 
+pytestmark = S.needs_bwrap
+
 
 def full(name):
     nb = S.fill(S.student(name), name)
@@ -181,11 +183,19 @@ def test_grading_side_by_side_gives_the_serial_results(tmp_path):
         S.write(nb, tmp_path / "subs" / student / f"{name}.ipynb")
         S.write(S.fill(S.student("02_identity_block"), "02_identity_block"),
                 tmp_path / "subs" / student / "02_identity_block.ipynb")
-    outputs = {}
-    for jobs in ("1", "2"):
-        assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / jobs), "--jobs", jobs]) == 0
-        outputs[jobs] = [(tmp_path / jobs / f).read_text() for f in ("results.csv", "gradebook.csv")]
+    outputs, judged = {}, {}
+    subs = grade.find_submissions(tmp_path / "subs", NAMES)
+    graded = {ex: pts for ex, pts in GRADED.items()}
+    for jobs in (1, 2):
+        results = grade.grade_all(subs, 300, 1200, jobs=jobs)
+        grade.write_results([row for rows in results for row in rows], tmp_path / str(jobs), graded)
+        outputs[str(jobs)] = [(tmp_path / str(jobs) / f).read_text() for f in ("results.csv", "gradebook.csv")]
+        judged[jobs] = [rows[0].judged for rows in results]
     assert outputs["1"] == outputs["2"]
+    # Side by side means side by side: with two workers, some two submissions were judged at the same time
+    # (one by one, none were).
+    overlaps = lambda spans: sum(a[0] < b[1] and b[0] < a[1] for k, a in enumerate(spans) for b in spans[k + 1:])
+    assert overlaps(judged[1]) == 0 and overlaps(judged[2]) >= len(subs) // 2 - 1, judged
     full = ",".join(str(GRADED[e]) for e in ("residual_block_forward", "residual_block_backward", "identity_block"))
     assert f"ann,{full}" in outputs["1"][1] and "ben,0,0,15" in outputs["1"][1]
     ben = [line for line in outputs["1"][0].splitlines() if line.startswith("ben,01_")]

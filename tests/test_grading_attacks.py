@@ -34,6 +34,8 @@ from tests.notebook_tools import tagged
 
 TARGET = REPO / "resnets_course" / "checks" / "blocks.py"   # the file the rewriter appends to
 
+pytestmark = S.needs_bwrap
+
 
 def with_graded(name: str, *sources, fill: bool = False):
     """Student notebook `name` (filled if asked) with its graded cells' sources replaced, in order (None keeps one)."""
@@ -201,3 +203,208 @@ def test_only_the_judges_signature_opens_its_report(tmp_path):
     assert grade._signed_reports(path, "k" * 64) is None
     path.write_text(json.dumps(reports))   # the unsigned format a student's own check writes
     assert grade._signed_reports(path, "k" * 64) is None
+
+
+# ------------------------------------------------------------------------------------------------
+# Attacks on the machine, the class run and the spreadsheet: what the sandbox and tools.grade stop
+# ------------------------------------------------------------------------------------------------
+# A second class, of notebook 02 (and one blank 03), graded once with --jobs 2:
+#
+# | student        | the attack                                                                          |
+# |----------------|-------------------------------------------------------------------------------------|
+# | pathid         | metadata names as its release a folder of its own, whose judge file gives 1000 points |
+# | h5py           | correct code, and writes by h5py (an external dataset: a .pth in Python's packages;  |
+# |                | the course's checks) and sqlite3 (a database beside the class folder)              |
+# | finalizer      | correct code, and a weakref.finalize(..., exec, ...) that the garbage collector runs |
+# |                | inside a check: it overwrites another student's submission and writes a .pth       |
+# | linker         | a symbolic link to a correct notebook outside the class folder                     |
+# | b"caf\xe9"     | a folder name that is not UTF-8, correct code                                       |
+# | Ann and ann    | twins by case, both correct                                                        |
+# | =HYPERLINK(..) | a folder name that is a spreadsheet formula, and an exception class named like one   |
+# | zed            | blank 03, graded beside the others: fails with the check's hint                     |
+# | (folders)      | a folder named x-02_identity_block.ipynb, and a link to one named y-02_...ipynb      |
+
+FORMULA = '=HYPERLINK("http://x","click")'   # an exception class's name
+FORMULA_NAME = '=HYPERLINK("x","click")'      # a folder's (a name holds no "/")
+PTH = "zz_from_a_submission.pth"
+
+
+def site_packages() -> Path:
+    import sysconfig
+
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def machine_attacks(subs: Path) -> str:
+    zed = subs / "zed" / "03_convolutional_block.ipynb"
+    return {
+        "h5py": f"""
+            import h5py as _h5py, numpy as _np, sqlite3 as _sqlite3, resnets_course as _course, os as _os
+            for _path in [{str(site_packages() / PTH)!r}, {str(TARGET)!r},
+                          _os.path.join(_os.path.dirname(_course.__file__), "checks", "blocks.py")]:
+                try:
+                    with _h5py.File("carrier.h5", "w") as _f:
+                        _f.create_dataset("x", shape=(7,), dtype="u1", external=[(_path, 0, 7)])[:] = \\
+                            _np.frombuffer(b"import \\n", "u1")
+                except Exception:
+                    pass
+            try:
+                _sqlite3.connect({str(subs.parent / "from_a_submission.db")!r}).execute("create table t (x)")
+            except Exception:
+                pass
+            """,
+        "finalizer": f"""
+            import weakref as _weakref
+            class _Ring:
+                pass
+            _ring = _Ring()
+            _ring.me = _ring   # a cycle: collected later, by the garbage collector, inside a check cell
+            _weakref.finalize(_ring, exec, "for p, t in [({str(zed)!r}, '{{}}'), ({str(site_packages() / PTH)!r}, "
+                                           "'import os')]:\\n    try:\\n        open(p, 'w').write(t)\\n"
+                                           "    except Exception:\\n        pass")
+            del _ring
+            """,
+    }
+
+
+@pytest.fixture(scope="module")
+def machine_class(tmp_path_factory):
+    import os
+
+    tmp = tmp_path_factory.mktemp("machine")
+    subs = tmp / "submissions"
+    name = "02_identity_block"
+    correct = S.fill(S.student(name), name)
+    attacks = machine_attacks(subs)
+    for student in ("h5py", "finalizer"):
+        S.write(S.append_to_graded(correct, textwrap.dedent(attacks[student]), top=True), subs / student / f"{name}.ipynb")
+    # pathid: a "release" of its own, whose judge file is the real one with 1000 points
+    own = subs / "pathid" / "my_release"
+    own.mkdir(parents=True)
+    judge_file = json.loads((grade.RELEASES / grade.current_release()[0] / f"{name}.json").read_text())
+    for cell in judge_file["cells"]:
+        cell["points"] = 1000 if cell["role"] == "graded" else cell.get("points", 0)
+    (own / f"{name}.json").write_text(json.dumps(judge_file))
+    forged = S.fill(S.student(name), name)
+    forged.metadata["course"]["release"] = str(own)
+    S.write(forged, subs / "pathid" / f"{name}.ipynb")
+    # linker
+    S.write(correct, tmp / "elsewhere" / f"{name}.ipynb")
+    (subs / "linker").mkdir()
+    os.symlink(tmp / "elsewhere" / f"{name}.ipynb", subs / "linker" / f"{name}.ipynb")
+    # names
+    cafe = os.fsencode(subs) + b"/caf\xe9"
+    os.mkdir(cafe)
+    S.write(correct, Path(os.fsdecode(cafe)) / f"{name}.ipynb")
+    for twin in ("Ann", "ann"):
+        S.write(correct, subs / twin / f"{name}.ipynb")
+    raiser = f"raise type({FORMULA!r}, (Exception,), {{}})('boom')"
+    S.write(S.append_to_graded(correct, raiser, inside=True), subs / FORMULA_NAME / f"{name}.ipynb")
+    S.write(S.student("03_convolutional_block"), subs / "zed" / "03_convolutional_block.ipynb")
+    zed_before = (subs / "zed" / "03_convolutional_block.ipynb").read_bytes()
+    (subs / f"x-{name}.ipynb").mkdir()
+    os.symlink(tmp / "elsewhere", subs / f"y-{name}.ipynb")
+    target_before = TARGET.read_bytes()
+    printed = []
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        code = grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick", "--jobs", "2"])
+    assert code == 0, out.getvalue()
+    printed = out.getvalue()
+    files = {f: (tmp / "out" / f).read_text(encoding="utf-8") for f in ("results.csv", "gradebook.csv", "summary.md")}
+    rows = list(csv.DictReader(io.StringIO(files["results.csv"])))
+    after = {"zed": (subs / "zed" / "03_convolutional_block.ipynb").read_bytes() == zed_before,
+             "target": TARGET.read_bytes() == target_before,
+             "pth": (site_packages() / PTH).exists(), "db": (subs.parent / "from_a_submission.db").exists()}
+    (site_packages() / PTH).unlink(missing_ok=True)
+    TARGET.write_bytes(target_before)
+    return {s: [r for r in rows if r["student"] == s] for s in {r["student"] for r in rows}}, files, printed, after
+
+
+def test_a_release_id_that_is_a_path_earns_nothing(machine_class):
+    rows, _, _, _ = machine_class
+    [row] = rows["pathid"]
+    assert row["status"] == "ERROR" and row["points"] == "0" and row["max_points"] == "15", row
+    assert "not one of the course's releases" in row["detail"]
+
+
+def test_writes_by_h5py_sqlite_and_a_finalizer_reach_nothing_outside_the_submission(machine_class):
+    rows, _, _, after = machine_class
+    assert after == {"zed": True, "target": True, "pth": False, "db": False}, after
+    [zed] = rows["zed"]   # blank 03, judged beside the others, with the course as it was
+    assert zed["status"] == "FAIL" and zed["points"] == "0" and zed["detail"].startswith("CheckFailed"), zed
+    for student in ("h5py", "finalizer"):   # their own code was correct: the attempts only failed
+        assert [r["sandbox"] for r in rows[student]] == ["bwrap"], rows[student]
+
+
+def test_a_linked_notebook_is_an_error_row_and_a_folder_named_like_one_is_skipped(machine_class):
+    rows, files, printed, _ = machine_class
+    [row] = rows["linker"]
+    assert row["status"] == "ERROR" and row["points"] == "0" and "symbolic link" in row["detail"], row
+    [linked_folder] = rows["y"]
+    assert linked_folder["status"] == "ERROR" and "symbolic link" in linked_folder["detail"]
+    assert "skipped x-02_identity_block.ipynb: a folder named like a notebook" in printed
+    assert "skipped x-02_identity_block.ipynb" in files["summary.md"]
+
+
+def test_names_that_are_not_utf8_or_twins_by_case_are_graded_apart_and_flagged(machine_class):
+    rows, files, _, _ = machine_class
+    [cafe] = rows["caf\\xe9"]
+    assert cafe["status"] == "PASS" and "not UTF-8" in cafe["flags"], cafe
+    for twin in ("Ann", "ann"):
+        [row] = rows[twin]
+        assert row["status"] == "PASS" and "differs only in case" in row["flags"], row
+    assert "caf\\xe9,0,0,15" in files["gradebook.csv"]
+
+
+def test_no_cell_reads_as_a_spreadsheet_formula_but_the_roster_keeps_the_name(machine_class):
+    rows, files, _, _ = machine_class
+    [row] = rows[FORMULA_NAME]
+    assert row["status"] == "FAIL" and FORMULA in row["detail"] and "formula" in row["flags"], row
+    for r in (r for rs in rows.values() for r in rs):
+        for column in grade.FREE_TEXT:
+            assert not r[column].startswith(grade.FORMULA_START), (column, r[column])
+    assert f'"{FORMULA_NAME.replace(chr(34), chr(34) * 2)}",0,0,0' in files["gradebook.csv"]
+
+
+def test_the_class_run_completes_with_a_row_per_student(machine_class):
+    rows, files, _, _ = machine_class
+    assert set(rows) == {"pathid", "h5py", "finalizer", "linker", "caf\\xe9", "Ann", "ann", FORMULA_NAME, "zed", "y"}
+    assert all(len(r) == 1 for r in rows.values())
+    assert files["summary.md"].count("\n| ") > 10
+
+
+def test_a_200_mb_print_leaves_grading_small_and_the_row_says_it_was_cut(tmp_path):
+    """Grading runs in a process of its own here, so that its peak memory (and its children's) is measured."""
+    import subprocess
+    import sys
+
+    name = "02_identity_block"
+    nb = S.append_to_graded(S.fill(S.student(name), name), "print('x' * 200_000_000)", top=True)
+    S.write(nb, tmp_path / "subs" / "loud" / f"{name}.ipynb")
+    driver = ("import resource, subprocess, sys\n"
+              "subprocess.run([sys.executable, '-m', 'tools.grade', sys.argv[1], '--out', sys.argv[2], '--quick'],"
+              " stdout=subprocess.DEVNULL, check=True)\n"
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+    done = subprocess.run([sys.executable, "-c", driver, str(tmp_path / "subs"), str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    largest_kib = int(done.stdout.split()[-1])   # the largest process of grading's tree: tools.grade, judge, kernel
+    assert largest_kib < 2**20, f"a grading process reached {largest_kib / 2**20:.2f} GiB"
+    [row] = csv.DictReader(open(tmp_path / "out" / "results.csv"))
+    assert row["status"] == "PASS" and "output cut" in row["detail"], row
+    assert (tmp_path / "out" / "results.csv").stat().st_size < 10_000
+
+
+@pytest.mark.parametrize("start", ["=", "+", "-", "@", "\t", "\r", "\0"])
+def test_free_text_that_starts_like_a_formula_is_defused_everywhere(tmp_path, start):
+    row = grade.Row("ann", "02_identity_block", "identity_block", "fail", f"{start}HYPERLINK(1): boom",
+                    tampered=f"{start}cmd|' /C calc'!A0", review=f"{start}x", max_points=15)
+    grade.write_results([row], tmp_path, {"identity_block": 15})
+    [written] = csv.DictReader(open(tmp_path / "results.csv", newline=""))
+    for column in grade.FREE_TEXT[:3]:
+        assert written[column].startswith("'" + start), (column, written[column])
+    assert written["status"] == "FAIL"
+    assert "| '" in (tmp_path / "summary.md").read_text() or start in "\t\r\0"
