@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from resnets_course.environment import REPO
-from resnets_course.sandbox import SandboxUnavailable, check_available
+from resnets_course.sandbox import COURSE_FILES, SandboxUnavailable, check_available
 from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, QUICK_ENV, RELEASES, JudgeError, course_notebook_name,
                                   load_release, read_notebook, release_id_of, release_index, report_signature)
 
@@ -320,7 +320,6 @@ QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not 
 # and between two fingerprints of the course's files and Python's packages: a change is reported, never
 # undone (it may be the instructor's own edit). This finds what it looks for; it is not a sandbox (README).
 
-COURSE_FILES = ("resnets_course", "resnets_utils.py", "reference", "datasets", "images")
 PYTHON_PACKAGES = ("numpy", "keras", "tensorflow", "h5py", "PIL", "matplotlib", "IPython", "ipykernel", "jupyter_client",
                    "nbclient", "nbformat", "traitlets", "zmq", "tornado", "pytest", "_pytest", "pluggy")
 STARTUP_FILES = ("sitecustomize.py", "usercustomize.py")

@@ -31,6 +31,8 @@ INSTALL_HINT = ("grading runs each submission's kernel in a bubblewrap sandbox, 
                 "this machine. Install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
                 "bubblewrap), or grade inside a Linux container that has it (README: 'Grading in a container'). "
                 "`--no-sandbox` grades without it, and every row then says 'unsandboxed'.")
+#: What of the course a kernel needs: the package, the helpers students import, data and images.
+COURSE_FILES = ("resnets_course", "resnets_utils.py", "reference", "datasets", "images")
 #: Files of /etc that Python, TensorFlow and matplotlib read; the rest of /etc stays out.
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "passwd", "group", "nsswitch.conf", "localtime", "timezone",
        "fonts", "mime.types", "host.conf", "hosts", "resolv.conf", "os-release")
@@ -144,7 +146,9 @@ class Sandbox:
                 cmd += ["--ro-bind", str(path), str(path)]
         for name in ETC:
             cmd += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-        binds = [("--ro-bind", folder) for folder in python_folders()] + [("--ro-bind", self.course)]
+        # The course's files one by one, not the folder: were it the repository, its solutions would show.
+        course = [self.course / name for name in COURSE_FILES if (self.course / name).exists()]
+        binds = [("--ro-bind", folder) for folder in python_folders()] + [("--ro-bind", path) for path in course]
         binds += [("--bind", folder) for folder in (self.work, self.sockets, self.home)]
         made = {Path("/"), Path("/tmp")}
         for how, folder in binds:
