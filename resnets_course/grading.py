@@ -508,6 +508,9 @@ def _defused(text: str) -> str:
     return "'" + text if text.startswith(FORMULA_START) else text
 
 
+RESULT_FILES = ("results.csv", "gradebook.csv", "summary.md")
+
+
 def write_results(rows: list[Row], out: Path, graded: dict[str, int], notes: list[str] = ()) -> None:
     """results.csv, gradebook.csv and summary.md; ``graded`` is every graded exercise -> its points;
     ``notes``: lines for the instructor (files skipped, how the kernels ran)."""
@@ -618,6 +621,12 @@ def main(argv=None) -> int:
     if not args.submissions.is_dir():
         print(f"{args.submissions} is not a folder of submissions")
         return 2
+    out = args.out or args.submissions / "results"
+    linked = [p for p in (out, *(out / name for name in RESULT_FILES)) if p.is_symlink()]
+    if linked:   # a link planted in the class folder would send the results (and their writes) elsewhere
+        print(f"Grading stopped before any submission ran: {linked[0]} is a symbolic link. Remove it, or name "
+              "another folder with --out.")
+        return 2
     sandboxed = not args.no_sandbox
     if sandboxed and not args.scheduler:   # a cluster's workers check for themselves: ERROR rows where they cannot
         try:
@@ -637,7 +646,6 @@ def main(argv=None) -> int:
         return 2
     graded = {c["exercise"]: c.get("points", 0) for name in sorted(latest) for c in latest[name]["cells"]
               if c["role"] == "graded"}
-    out = args.out or args.submissions / "results"
     write_results(rows, out, graded, notes)
     print((out / "summary.md").read_text(encoding="utf-8"))
     return 0

@@ -42,6 +42,9 @@ DEFAULT_CELL_TIMEOUT = 1800
 #: Numbers in compared outputs may differ by ``abs + rel * |expected|``: the last printed digit can
 #: change with the CPU's kernels (Apple silicon, other BLAS builds, oneDNN off).
 TOLERANCE = {"abs": 1e-3, "rel": 1e-4}
+#: A check's own words (its exception's name), and the start of an output's difference.
+HINTS = ("CheckFailed", "CourseError", "DatasetError")
+DIFFERS = "The output differs from the expected output"
 SANITIZE_FILE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"   # nbval's runs of the solutions read it too
 
 
@@ -193,7 +196,7 @@ def compare(got, expected, tolerance: dict) -> str | None:
                                         for a, b in zip(mine, theirs)):
         return None
     show = lambda items: _capped("\n".join(text.rstrip("\n") for _, text in items) or "(nothing)", 4_000)
-    return (f"The output differs from the expected output (numbers may differ by {tolerance['abs']:g}"
+    return (f"{DIFFERS} (numbers may differ by {tolerance['abs']:g}"
             f" + {tolerance['rel']:g} x the number).\n--- expected ---\n{show(theirs)}\n--- got ---\n{show(mine)}")
 
 
@@ -440,6 +443,20 @@ class Judge:
         self._judge(step, verdict, outputs)
         verdict.message, verdict.printed = _capped(verdict.message), _capped(verdict.printed)
         return verdict
+
+    def lead_with_hints(self) -> None:
+        """Where an exercise's printed output differs and its check failed with a hint, the hint comes first
+        in the output's verdict too, and the difference follows: the hint says why, the numbers only that."""
+        for exercise in {v.exercise for v in self.verdicts if v.exercise}:
+            mine = [v for v in self.verdicts if v.exercise == exercise and v.status == "fail"]
+            hints = [v.message for v in mine if v.message.startswith(HINTS)]
+            if not hints:
+                continue
+            # the check's own hint, rather than a cell's that points on to it ("The check below says more")
+            hint = next((h for h in hints if "says more" not in h), hints[0])
+            for verdict in mine:
+                if verdict.message.startswith(DIFFERS):
+                    verdict.message = f"{hint}\n\n{verdict.message}"
 
     def _interrupt(self) -> None:
         """Stop the cell that ran out of time (a KeyboardInterrupt in the kernel), so the next cells can run."""
@@ -688,8 +705,13 @@ class JudgedNotebook(pytest.File):
             yield JudgedCell.from_parent(self, name=label, k=k)
 
     def setup(self):
+        """The whole notebook is judged here, before its cells are reported: an exercise's check may
+        explain a difference in an output printed above it, and its hint then leads that cell's report too."""
         if self.judge is not None:
             self.judge.start()
+            for k in range(len(self.judge.steps)):
+                self.judge.run(k)
+            self.judge.lead_with_hints()
 
     def teardown(self):
         if self.judge is not None:
@@ -703,7 +725,7 @@ class JudgedCell(pytest.Item):
         self.k = k
 
     def runtest(self):
-        verdict = self.parent.judge.run(self.k)
+        verdict = self.parent.judge.verdicts[self.k]
         if not verdict.passed:
             raise JudgedCellFailed(verdict)
 

@@ -76,6 +76,9 @@ COMMON = [
      "Add takes one list of tensors: Add()([X, X_shortcut])"),
     ("add_of_three_tensors", [("Add()([X, X_shortcut])", "Add()([X, X_shortcut, X_shortcut])")],
      "the addition adds 3 tensors; it adds exactly two"),
+    # kernel_size=(f, 1) has f as its first side: the hint names the window, not the values
+    ("non_square_fxf_kernel", [(SECOND_CONV, SECOND_CONV.replace("kernel_size=f,", "kernel_size=(f, 1),"))],
+     "the convolutions of a ResNet block are square"),
     ("batchnorm_after_add", [(THIRD_BN + "\n", THIRD_BN.split("\n")[0] + "\n"),
                              (FINAL_ADD, FINAL_ADD.replace("\n", "\n    X = BatchNormalization(axis=3)(X, training=training)\n"))],
      "the third BatchNormalization belongs on the main path, before the addition"),
@@ -110,6 +113,8 @@ CONVOLUTIONAL = COMMON + [
      "shortcut is added unchanged"),
     ("shortcut_with_F1_filters", [(SHORTCUT_CONV, SHORTCUT_CONV.replace("filters=F3", "filters=F1"))],
      "should have 6 filters (F3)"),
+    ("shortcut_batchnorm_before_conv", [("    " + SHORTCUT_CONV + "\n" + SHORTCUT_BN, SHORTCUT_BN + "    " + SHORTCUT_CONV + "\n")],
+     "the shortcut's BatchNormalization comes after its Conv2D"),
     ("shortcut_from_main_path", [(SHORTCUT_CONV, SHORTCUT_CONV.replace("(X_shortcut)", "(X)"))],
      "must be applied to the block's input X_shortcut"),
     # A fixed stride passes the 2021 call (s = 2); the check's second call, with s = 1, shows it.

@@ -408,3 +408,15 @@ def test_free_text_that_starts_like_a_formula_is_defused_everywhere(tmp_path, st
         assert written[column].startswith("'" + start), (column, written[column])
     assert written["status"] == "FAIL"
     assert "| '" in (tmp_path / "summary.md").read_text() or start in "\t\r\0"
+
+
+def test_a_results_folder_planted_as_a_link_stops_grading_before_it_writes(tmp_path, capsys):
+    import os
+
+    subs = tmp_path / "submissions"
+    S.write(S.student("02_identity_block"), subs / "ann" / "02_identity_block.ipynb")
+    (tmp_path / "instructors_files").mkdir()
+    os.symlink(tmp_path / "instructors_files", subs / "results")
+    assert grade.main([str(subs)]) == 2
+    assert "is a symbolic link" in capsys.readouterr().out
+    assert not any((tmp_path / "instructors_files").iterdir())

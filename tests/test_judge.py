@@ -151,3 +151,31 @@ def test_readmes_student_command_judges_a_saved_notebook(tmp_path):
         assert (proc.returncode == 0) is passes, log[-3000:]
         # five cells, judged once each (nbval, on for the solutions, does not judge them too)
         assert "5 passed" in log if passes else ("2 failed, 3 passed" in log and "returned None" in log), log[-3000:]
+
+
+def test_the_checks_hint_leads_where_the_printed_output_differs_too(tmp_path):
+    """An exercise whose printed numbers differ and whose check fails: in pytest's report (the student's check
+    command) the first failing cell starts with the check's hint, and the difference follows."""
+    from tests import block_mistakes as bm
+    from tests import submissions as S
+
+    picks = [("identity_block", "relu_before_add"), ("identity_block", "non_square_fxf_kernel"),
+             ("convolutional_block", "shortcut_batchnorm_before_conv")]
+    paths, hints = [], {}
+    for exercise, mistake in picks:
+        name = bm.NOTEBOOK[exercise].removesuffix(".ipynb")
+        edits, hints[mistake] = next((e, h) for m, e, h in bm.MISTAKES[exercise] if m == mistake)
+        nb = S.fill(S.student(name), name)
+        [(_, cell)] = S.tagged(nb, "graded", exercise)
+        cell.source = bm.apply(cell.source, edits)
+        S.write(nb, tmp_path / mistake / f"{name}.ipynb")
+        paths.append(tmp_path / mistake / f"{name}.ipynb")
+    results, log = judged_cells(paths, tmp_path)
+    differs = 0
+    for (exercise, mistake), path in zip(picks, paths):
+        result = results[str(path.relative_to(tmp_path))]
+        first = result["why"][min(result["failed"])]
+        assert first.startswith("CheckFailed") and hints[mistake] in first, (mistake, first)
+        differs += judge.DIFFERS in first and first.index(judge.DIFFERS) > first.index(hints[mistake])
+    assert differs >= 1, "no mistake changed the printed numbers: the test shows nothing"
+    assert log.index(hints["relu_before_add"]) < log.index(judge.DIFFERS)

@@ -49,6 +49,10 @@ MISTAKES = [
      "no block outputs the channels of stage conv4, and stage conv3 has 10 blocks instead of 4"),
     ("relu-inside-stem-conv", [(STEM_CONV, STEM_CONV.replace("strides=(2, 2),", "strides=(2, 2), activation='relu',"))],
      "Conv2D(..., activation='relu') applies a ReLU before the BatchNorm"),
+    # Only ever called for 64x64x3 and 6 classes, these would pass: the check's second call shows them.
+    ("hard-coded-input", [("X_input = Input(input_shape)", "X_input = Input((64, 64, 3))")],
+     "the input is hard-coded. Use X_input = Input(input_shape)"),
+    ("hard-coded-classes", [("Dense(classes,", "Dense(6,")], "the number of classes is hard-coded"),
 ]
 
 

@@ -192,10 +192,20 @@ _STILL_DOWNSAMPLES = ("called with s=1 your block{where} still downsamples: use 
                       "number, so s decides (ResNet-50's stage conv2 calls it with s=1).")
 
 
+def _check_square_kernels(name, tr):
+    """kernel_size=(f, 1) looks like f to a check that reads one side: every window here is square."""
+    for c in tr.of_kind("conv"):
+        size = tuple(c.config["kernel_size"])
+        if len(set(size)) > 1:
+            fail(name, f"a Conv2D has kernel_size={size}, a {size[0]}x{size[1]} window; the convolutions of a ResNet "
+                       f"block are square: kernel_size=f (or (f, f)) for the fxf one, 1 for the 1x1 ones.")
+
+
 def _check_template_convs(spec: BlockSpec, tr, case: Case):
     """Notebooks 02 and 03: the first convolutions called are the main path's, then the shortcut's.
     Their settings are named first, because wrong settings are why a trace fails half-way."""
     name, s, n = spec.name, case.s, len(case.convs)
+    _check_square_kernels(name, tr)
     convs = tr.of_kind("conv")
     main_convs = convs[:n]
     want = [layer for layer in spec.main(case) if layer.kind == "conv"]
@@ -237,6 +247,10 @@ def _check_projection_conv(spec: BlockSpec, tr, call, case: Case):
     name, s = spec.name, case.s
     if not spec.preact:
         producer = tr.producer(call.inputs[0]) if call.inputs else None
+        before = tr.producer(producer.inputs[0]) if producer is not None and producer.inputs else None
+        if producer is not None and producer.kind == "bn" and before is not None and before.kind == "input":
+            fail(name, "the shortcut's BatchNormalization comes after its Conv2D: X_shortcut -> Conv2D (1x1, "
+                       "strides=(s, s)) -> BatchNormalization(axis=3). Yours normalises the input first.")
         if producer is None or producer.kind != "input":
             fail(name, "the shortcut's Conv2D must be applied to the block's input X_shortcut, saved before the "
                        "main path changes X.")
@@ -280,6 +294,7 @@ def _check_call(spec: BlockSpec, tr, case: Case):
     if spec.template:
         _check_template_convs(spec, tr, case)   # checks the padding and the axis too, after the kernel sizes
     else:
+        _check_square_kernels(name, tr)
         _check_layer_settings(name, tr)
     ops = [c for c in tr.calls if c.kind.startswith("op:")]
     if ops:

@@ -271,6 +271,7 @@ def check_resnet50(ResNet50) -> None:
     if not _same_layers(by_stage["head"], reference["head"]):
         _fail(_stage_hint("head", by_stage["head"], reference["head"]))
 
+    _check_other_call(ResNet50)
     keras_model = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
     theirs = {"stem": keras_model.get_layer("pool1_pool")}
     theirs.update({name: keras_model.get_layer(f"{name}_block{n}_out") for name, n, _ in RESNET50_STAGES.values()})
@@ -287,6 +288,30 @@ def check_resnet50(ResNet50) -> None:
     if total != reference_total or total != TOTAL_PARAMS:
         _fail(f"your model has {total:,} parameters; ResNet-50 for 64x64x3 and 6 classes has {TOTAL_PARAMS:,}.")
     print("All tests passed.")
+
+
+#: A second call, with another image size and number of classes: a model that hard-codes 64x64x3 or 6 classes
+#: passes every check of the first call. (96 is the smallest size above 64 that ResNet-50's five halvings
+#: and the 2x2 average pooling take.)
+OTHER_CALL = {"input_shape": (96, 96, 3), "classes": 10}
+
+
+def _check_other_call(ResNet50) -> None:
+    call = f"ResNet50(input_shape={OTHER_CALL['input_shape']}, classes={OTHER_CALL['classes']})"
+    try:
+        model = ResNet50(**OTHER_CALL)
+    except Exception as e:
+        first = next((line for line in re.sub(r"\x1b\[[0-9;]*m", "", str(e)).splitlines() if line.strip()), "")
+        _fail(f"{call} raised {type(e).__name__}: {first[:200]}. Your ResNet50 must work for any image size and "
+              "number of classes: use input_shape and classes, not numbers.")
+    shape = tuple(model.input.shape[1:])
+    if shape != OTHER_CALL["input_shape"]:
+        _fail(f"{call} built a model whose input is {shape}: the input is hard-coded. Use X_input = "
+              "Input(input_shape).")
+    outputs = model.output.shape[-1]
+    if outputs != OTHER_CALL["classes"]:
+        _fail(f"{call} built a model with {outputs} outputs: the number of classes is hard-coded. Use "
+              "Dense(classes, activation='softmax').")
 
 
 def check_training(test_accuracy, target: float = 0.85) -> None:
