@@ -710,7 +710,12 @@ class JudgedNotebook(pytest.File):
         if self.judge is not None:
             self.judge.start()
             for k in range(len(self.judge.steps)):
-                self.judge.run(k)
+                try:
+                    self.judge.run(k)
+                except Exception as e:   # the kernel's connection broke: this cell and the rest are errors
+                    verdict = self.judge.verdicts[k]
+                    verdict.status = "error"
+                    verdict.message = self.judge.dead = f"the judge lost the kernel ({type(e).__name__}: {str(e)[:200]})"
             self.judge.lead_with_hints()
 
     def teardown(self):

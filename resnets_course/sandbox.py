@@ -87,6 +87,7 @@ class Sandbox:
             folder.mkdir(exist_ok=True)
             made.append(folder)
         box = cls(Path(course), Path(work), *made, uid=uid)
+        box._matplotlib_cache()
         box.hand_over()
         return box
 
@@ -99,23 +100,16 @@ class Sandbox:
             for folder, subfolders, names in os.walk(root):
                 for name in subfolders + names:
                     os.chown(os.path.join(folder, name), self.uid, self.uid, follow_symlinks=False)
-        self._matplotlib_cache()
 
     def _matplotlib_cache(self) -> None:
-        """matplotlib's font list, copied in: building it again costs each kernel about a second."""
-        try:
-            import matplotlib
-
-            cache = Path(matplotlib.get_cachedir())
-        except Exception:
-            return
+        """matplotlib's font list, copied in: building it again costs each kernel about a second.
+        (Where matplotlib keeps it, found without importing matplotlib into the judge.)"""
+        cache = Path(os.environ.get("MPLCONFIGDIR") or Path(os.environ.get("XDG_CACHE_HOME") or
+                                                           Path.home() / ".cache") / "matplotlib")
         target = self.home / ".cache" / "matplotlib"
         for found in cache.glob("fontlist-*.json"):
             target.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(found, target / found.name)
-            if os.geteuid() == 0:
-                for path in (self.home / ".cache", target, target / found.name):
-                    os.chown(path, self.uid, self.uid)
 
     def environment(self, extra: dict | None = None) -> dict[str, str]:
         """The kernel's whole environment: nothing of the judge's (keys, tokens, paths) goes in."""

@@ -420,3 +420,17 @@ def test_a_results_folder_planted_as_a_link_stops_grading_before_it_writes(tmp_p
     assert grade.main([str(subs)]) == 2
     assert "is a symbolic link" in capsys.readouterr().out
     assert not any((tmp_path / "instructors_files").iterdir())
+
+
+def test_unicode_twins_stay_two_students_and_are_flagged(tmp_path):
+    """"José" written with é (NFC) and with e + a combining accent (NFD) are two folders, shown alike."""
+    import unicodedata
+
+    nfc, nfd = unicodedata.normalize("NFC", "José"), unicodedata.normalize("NFD", "José")
+    assert nfc != nfd
+    for name in (nfc, nfd, "Zoë", "zoë"):
+        S.write(S.student("02_identity_block"), tmp_path / name / "02_identity_block.ipynb")
+    subs = grade.find_submissions(tmp_path, ["02_identity_block"])
+    assert len(subs) == 4 and len({s.student for s in subs}) == 4
+    for sub in subs:
+        assert any("differs only in case or Unicode form" in flag for flag in sub.flags), (sub.student, sub.flags)

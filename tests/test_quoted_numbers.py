@@ -263,6 +263,34 @@ def grading_speed() -> set:
     return set()
 
 
+def sandbox_cost() -> set:
+    """README's cost of the sandbox per submission: bench.grading --sandbox-cost's run."""
+    [path] = sorted(RESULTS.glob("grading_sandbox-*.json"))
+    result = json.loads(path.read_text())
+    added = [c["added"] for c in result["seconds_per_submission"].values()]
+    [m] = find("README.md", r"a submission took ([\d.]+) to ([\d.]+) s less than with `--no-sandbox`")
+    assert max(added) < 0, "the sandbox now costs time: README says it does not"
+    assert (float(m.group(1)), float(m.group(2))) == (round(-max(added), 1), round(-min(added), 1))
+    [m] = find("README.md", r"\((\d+) students x notebooks 01, 02, 03 and 05 on 2 AMD\s+EPYC threads")
+    assert int(m.group(1)) == result["students"] and result["machine"]["cpu"] == "AMD EPYC"
+    assert sorted(result["seconds_per_submission"]) == ["01_residual_equations", "02_identity_block",
+                                                         "03_convolutional_block", "05_resnet_family"]
+    return {("README.md", f"{m.group(2)} s") for m in find("README.md", r"took ([\d.]+) to ([\d.]+) s less")}
+
+
+def sandbox_limits() -> set:
+    """README's limits of the sandbox and of what the judge keeps are the code's settings."""
+    from resnets_course import judge, judge_kernel, sandbox
+
+    [m] = find("README.md", r"limits: (\d+) GiB of address space, (\d+) processes and threads, files of at most "
+                            r"(\d+) GiB, (\d+) MB of `/tmp`; the judge keeps (\d+) MB of a cell's output and "
+                            r"([\d,]+) characters of what a student's code prints")
+    got = [int(g.replace(",", "")) for g in m.groups()]
+    assert got == [sandbox.ADDRESS_SPACE // 2**30, sandbox.PROCESSES, sandbox.FILE_SIZE // 2**30,
+                   sandbox.TMP_SIZE // 2**20, judge.OUTPUT_KEPT // 2**20, judge_kernel.PRINTED_KEPT], got
+    return {("README.md", m.group(6))}
+
+
 def judge_tolerance() -> set:
     from resnets_course.judge import TOLERANCE
 
@@ -391,7 +419,7 @@ def figure4_mlp() -> set:
 
 
 SOURCES = [numpy_experiments, figure4_mlp, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
-           resnet50_counts, family_growth, family_build_time, grading_speed, judge_tolerance, grading_timeouts]
+           resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, sandbox_limits, judge_tolerance, grading_timeouts]
 
 
 @pytest.mark.parametrize("check", SOURCES, ids=lambda f: f.__name__)
