@@ -264,3 +264,11 @@ def test_every_archived_release_imports_resolve():
                         module = importlib.import_module(node.module)
                         for alias in node.names:
                             assert hasattr(module, alias.name), f"{path}: from {node.module} import {alias.name}"
+
+
+def test_without_the_sandbox_every_row_says_unsandboxed(tmp_path):
+    S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), tmp_path / "subs" / "ann" / "02_identity_block.ipynb")
+    assert grade.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out"), "--no-sandbox"]) == 0
+    [row] = csv.DictReader(open(tmp_path / "out" / "results.csv"))
+    assert row["sandbox"] == "unsandboxed" and row["status"] == "PASS", row
+    assert "graded without the sandbox" in (tmp_path / "out" / "summary.md").read_text()
