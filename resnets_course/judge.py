@@ -15,7 +15,9 @@ the student's file stored or printed never decides anything:
   kept out of every compared output and shown beside the verdict;
 - numbers in outputs are compared within the release's stated tolerance, the text around them exactly;
 - quick mode (``RESNETS_QUICK=1``) is read here, outside the kernel, and enforced before every cell;
-- a graded cell that replaces or patches a check function fails its exercise (``judge_kernel``).
+- a graded cell that replaces or patches a check function fails its exercise (``judge_kernel``);
+- an exercise whose checks passed is called once more on grading's own inputs, and its numbers are compared
+  here with the solution's, which the kernel never sees (``hidden_checks``).
 """
 from __future__ import annotations
 
@@ -42,6 +44,11 @@ DEFAULT_CELL_TIMEOUT = 1800
 #: Numbers in compared outputs may differ by ``abs + rel * |expected|``: the last printed digit can
 #: change with the CPU's kernels (Apple silicon, other BLAS builds, oneDNN off).
 TOLERANCE = {"abs": 1e-3, "rel": 1e-4}
+#: An exercise that passed the notebook's checks and failed grading's own (hidden_checks).
+HIDDEN_FAILED = ("CheckFailed: on inputs of grading's own (other sizes, filters and seeds than the notebook prints), "
+                 "your {exercise} {problem}, although the notebook's checks passed. Your code works only for the "
+                 "notebook's inputs, or it changed what the checks do: make it compute the exercise for any input.")
+HIDDEN_NOTE = "failed on grading's own inputs"
 #: A check's own words (its exception's name), and the start of an output's difference.
 HINTS = ("CheckFailed", "CourseError", "DatasetError")
 DIFFERS = "The output differs from the expected output"
@@ -444,6 +451,32 @@ class Judge:
         verdict.message, verdict.printed = _capped(verdict.message), _capped(verdict.printed)
         return verdict
 
+    def verify_hidden(self) -> None:
+        """Each exercise whose checks passed is called once more, on grading's own inputs, and its numbers are
+        compared here with the solution's, which the kernel never had (``hidden_checks``)."""
+        from nbclient.exceptions import CellTimeoutError
+
+        from resnets_course import hidden_checks
+
+        answers = hidden_checks.answers()
+        graded = dict.fromkeys(s.cell.get("exercise") for s in self.steps if s.cell["role"] == "graded")
+        for exercise in (e for e in graded if e in answers and e in hidden_checks.CASES):
+            checks = [v for v in self.verdicts if v.exercise == exercise and v.role == "check"]
+            if self.dead or not checks or not all(v.passed for v in checks):
+                continue   # a failing exercise already says why
+            for case, want in zip(hidden_checks.CASES[exercise], answers[exercise]):
+                try:
+                    report = self._hidden(f"evaluate_hidden({exercise!r}, {case!r})")
+                except CellTimeoutError:
+                    self._interrupt()
+                    report = {"error": "did not finish within 120 s"}
+                problem = report.get("error") or hidden_checks.differs(report.get("numbers"), want)
+                if problem:
+                    verdict = checks[-1]
+                    verdict.status, verdict.message = "fail", HIDDEN_FAILED.format(exercise=exercise, problem=problem)
+                    verdict.tampered = ", ".join(filter(None, [verdict.tampered, HIDDEN_NOTE]))
+                    break
+
     def lead_with_hints(self) -> None:
         """Where an exercise's printed output differs and its check failed with a hint, the hint comes first
         in the output's verdict too, and the difference follows: the hint says why, the numbers only that."""
@@ -716,6 +749,7 @@ class JudgedNotebook(pytest.File):
                     verdict = self.judge.verdicts[k]
                     verdict.status = "error"
                     verdict.message = self.judge.dead = f"the judge lost the kernel ({type(e).__name__}: {str(e)[:200]})"
+            self.judge.verify_hidden()
             self.judge.lead_with_hints()
 
     def teardown(self):

@@ -434,3 +434,94 @@ def test_unicode_twins_stay_two_students_and_are_flagged(tmp_path):
     assert len(subs) == 4 and len({s.student for s in subs}) == 4
     for sub in subs:
         assert any("differs only in case or Unicode form" in flag for flag in sub.flags), (sub.student, sub.flags)
+
+
+# ------------------------------------------------------------------------------------------------
+# Attacks on the checks themselves, inside the kernel: grading's own inputs decide (hidden_checks)
+# ------------------------------------------------------------------------------------------------
+# | student  | the attack                                                                               |
+# |----------|------------------------------------------------------------------------------------------|
+# | emptier  | blank 02: a check's table emptied in place (its cases hidden from iteration, its expected   |
+# |          | numbers cleared), and a function that returns the numbers notebook 02 prints              |
+# | special  | 01 and 03 that compute the exercise only for the notebook's inputs (their shapes)         |
+# | honest   | correct 02                                                                                |
+
+EMPTIER = '''
+import numpy as _np, keras as _keras
+_blocks = getattr(block_output, "__glob" + "als__")
+_spec = _blocks["SPECS"]["identity_block"]
+class _Hollow(tuple):
+    def __iter__(self):
+        return iter(())
+_spec.__dict__["cases"] = _Hollow(_spec.cases)
+_blocks["EXPECTED_NUMBERS"]["identity_block"].clear()
+
+def identity_block(X, f, filters, training=False, initializer=None):
+    out = _np.zeros(tuple(d or 3 for d in X.shape), _np.float32)
+    if out.shape == (3, 4, 4, 6):   # what notebook 02 prints
+        out[1, 1, 0] = [1.8455, 0, 0, 1.0645, 2.0495, 0] if training else [1.7067, 0, 0, 0.639, 2.3632, 0]
+    return _keras.ops.convert_to_tensor(out)
+'''
+SPECIAL_03 = '''
+_right_convolutional_block = convolutional_block
+
+def convolutional_block(X, f, filters, s=2, training=False, initializer=glorot_uniform):
+    if X.shape[1] != 4:   # only the notebook's 4x4 inputs get the real block
+        return X
+    return _right_convolutional_block(X, f, filters, s=s, training=training, initializer=initializer)
+'''
+SPECIAL_01 = '''
+_right_forward = residual_block_forward
+
+def residual_block_forward(a_prev, parameters):
+    a_next, cache = _right_forward(a_prev, parameters)
+    return (a_next if a_prev.shape == (4, 2) else a_next * 1.01), cache
+'''
+
+
+@pytest.fixture(scope="module")
+def check_attacks(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("checks")
+    subs = tmp / "submissions"
+    S.write(with_graded("02_identity_block", textwrap.dedent(EMPTIER)), subs / "emptier" / "02_identity_block.ipynb")
+    S.write(S.append_to_graded(S.fill(S.student("03_convolutional_block"), "03_convolutional_block"),
+                               textwrap.dedent(SPECIAL_03), top=True), subs / "special" / "03_convolutional_block.ipynb")
+    nb = S.fill(S.student("01_residual_equations"), "01_residual_equations")
+    forward = next(c for _, c in S.tagged(nb, "graded") if c.metadata["exercise"] == "residual_block_forward")
+    forward.source += "\n" + textwrap.dedent(SPECIAL_01)
+    S.write(nb, subs / "special" / "01_residual_equations.ipynb")
+    S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), subs / "honest" / "02_identity_block.ipynb")
+    assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick", "--jobs", "2"]) == 0
+    rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
+    return {(r["student"], r["exercise"]): r for r in rows}
+
+
+@pytest.mark.parametrize("student, exercise", [("emptier", "identity_block"), ("special", "convolutional_block"),
+                                               ("special", "residual_block_forward")])
+def test_code_that_fools_the_notebooks_checks_fails_on_gradings_own_inputs(check_attacks, student, exercise):
+    from resnets_course.judge import HIDDEN_NOTE
+
+    row = check_attacks[student, exercise]
+    # The note is written only when every check in the notebook passed: these attacks fooled them.
+    assert row["status"] == "FAIL" and row["points"] == "0" and HIDDEN_NOTE in row["tampered"], row
+    assert "on inputs of grading's own" in row["detail"] and "for any input" in row["detail"]
+
+
+def test_correct_code_passes_gradings_own_inputs(check_attacks):
+    assert check_attacks["honest", "identity_block"]["status"] == "PASS"
+    assert check_attacks["special", "residual_block_backward"]["status"] == "PASS"   # untouched, correct
+
+
+def test_gradings_own_answers_are_the_solutions_and_out_of_the_kernels_reach():
+    """releases/hidden_answers.json is what the solutions give now (python3 -m tools.release --hidden-answers),
+    and the sandbox hides the releases folder (tests/test_sandbox.py)."""
+    from resnets_course import hidden_checks
+    from tools import release
+
+    committed, fresh = hidden_checks.answers(), release.hidden_answers()
+    assert set(committed) == set(fresh) == set(hidden_checks.CASES)
+    for exercise, cases in fresh.items():
+        for got, want in zip(cases, committed[exercise]):
+            assert hidden_checks.differs(got, want) is None, exercise
+    assert hidden_checks.differs([0.0] * 3, [0.0] * 4) and hidden_checks.differs([1.0], [1.1]) and \
+        hidden_checks.differs(None, [1.0])

@@ -143,6 +143,7 @@ def test_the_solutions_other_students_and_the_judges_files_are_not_there(box):
     paths = {"solutions": str(REPO / "notebooks" / "02_identity_block.ipynb"), "repository": str(REPO),
              "class": str(tmp / "class"), "other student": str(tmp / "class" / "zoe"),
              "judge's report": str(tmp / "judging" / "judge-report.json"),
+             "releases": str(sandbox_.course / "resnets_course" / "releases"),
              "course copy": str(sandbox_.course / "resnets_course" / "judge.py")}
     found = inside(box, f"""
         import json, os

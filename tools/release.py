@@ -403,6 +403,38 @@ def upgrade(old_path: Path, new_path: Path | None = None) -> Path:
     return new_path
 
 
+def hidden_answers() -> dict:
+    """The solutions' answers to grading's own inputs (resnets_course.hidden_checks): {exercise: [per case]}."""
+    import ast
+
+    from resnets_course import hidden_checks
+    from resnets_course.keras_internals import use_fused_batchnorm
+
+    use_fused_batchnorm()   # as every notebook's environment check leaves it
+    found = {}
+    for path in solution_notebooks():
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        imports = [c.source for c in code if "graded" not in tags(c) and c.source.strip()
+                   and all(isinstance(node, (ast.Import, ast.ImportFrom)) for node in ast.parse(c.source).body)]
+        for cell in code:
+            exercise = cell.metadata.get("exercise")
+            if "graded" in tags(cell) and exercise in hidden_checks.CASES:
+                namespace = {}
+                for source in imports + [cell.source]:
+                    exec(source, namespace)
+                found[exercise] = [hidden_checks.answer(namespace[exercise], exercise, case)
+                                   for case in hidden_checks.CASES[exercise]]
+    return found
+
+
+def write_hidden_answers() -> Path:
+    from resnets_course import hidden_checks
+
+    hidden_checks.ANSWERS.write_text(render_json(hidden_answers()))
+    return hidden_checks.ANSWERS
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="Generate the student release.")
     parser.add_argument("--check", action="store_true", help="only report what is out of date")
@@ -412,8 +444,13 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, help="with --upgrade: write the upgraded notebook here instead")
     parser.add_argument("--nbgrader", type=Path, metavar="OUT", help="write an nbgrader course's source/ assignments "
                                                                      "(and nbgrader_config.py) to OUT/")
+    parser.add_argument("--hidden-answers", action="store_true",
+                        help="compute the solutions' answers to grading's own inputs (releases/hidden_answers.json)")
     args = parser.parse_args(argv)
     try:
+        if args.hidden_answers:
+            print(f"wrote {write_hidden_answers()}")
+            return 0
         if args.upgrade:
             upgrade(args.upgrade, args.out)
             return 0

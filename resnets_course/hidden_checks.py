@@ -1,0 +1,81 @@
+"""Checks whose answers the student's kernel never sees: grading's last word on an exercise.
+
+The checks in the notebook run in the same Python process as the student's code, so code written to get
+round them can (empty a check's table, swap its helpers while it runs, print the numbers a cell shows).
+Grading therefore also calls each graded function on inputs of its own and compares what it returns with
+answers computed from the solution when the course was released. The inputs may be known; the answers are
+kept in ``releases/hidden_answers.json``, which the judge reads outside the kernel's sandbox and which is not
+mounted in it. Only a function that computes the right numbers passes; which is doing the exercise.
+
+``answer(fn, exercise, case)`` runs in the kernel (``judge_kernel.evaluate_hidden``) and, at release time,
+on the solution (``tools.release``); ``differs(got, want)`` runs in the judge.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+ANSWERS = Path(__file__).resolve().parent / "releases" / "hidden_answers.json"
+#: The grader's own inputs: other sizes, filters, strides and seeds than the notebooks print.
+CASES = {
+    "residual_block_forward": [{"seed": 21, "n": 5, "hidden": 4, "m": 3}],
+    "residual_block_backward": [{"seed": 22, "n": 5, "hidden": 4, "m": 3}],
+    "identity_block": [{"seed": 11, "shape": [2, 5, 5, 5], "f": 3, "filters": [3, 4, 5]}],
+    "convolutional_block": [{"seed": 12, "shape": [2, 6, 6, 3], "f": 3, "filters": [3, 4, 5], "s": 2},
+                            {"seed": 13, "shape": [2, 5, 5, 4], "f": 2, "filters": [2, 3, 6], "s": 1}],
+}
+TOLERANCE = {"abs": 1e-3, "rel": 1e-3}
+
+
+def answer(fn, exercise: str, case: dict) -> list[float]:
+    """What ``fn`` returns on the case's inputs, flattened and rounded to 5 decimals."""
+    if exercise in ("residual_block_forward", "residual_block_backward"):
+        values = _numpy_answer(fn, exercise, case)
+    else:
+        values = _block_answer(fn, case)
+    return [round(float(v), 5) + 0.0 for v in values]
+
+
+def _numpy_answer(fn, exercise: str, case: dict) -> list:
+    from .numpy_blocks import example, exercise_cache
+
+    a_prev, p = example(case["seed"], n=case["n"], hidden=case["hidden"], m=case["m"])
+    if exercise == "residual_block_forward":
+        a_next, _ = fn(a_prev, p)
+        return np.asarray(a_next, float).ravel().tolist()
+    da_next = np.random.default_rng(case["seed"] + 10).standard_normal(a_prev.shape)
+    da_prev, grads = fn(da_next, exercise_cache(a_prev, p))
+    parts = [np.asarray(da_prev, float).ravel()] + [np.asarray(grads[k], float).ravel() for k in ("dW1", "db1", "dW2", "db2")]
+    return np.concatenate(parts).tolist()
+
+
+def _block_answer(fn, case: dict) -> list:
+    import keras
+
+    def initializer(*args, **kwargs):   # as the notebooks' glorot_uniform, called initializer(seed=0)
+        return keras.initializers.RandomNormal(stddev=0.5, seed=case["seed"])
+
+    X = np.random.default_rng(case["seed"]).standard_normal(case["shape"]).astype(np.float32)
+    arguments = {k: case[k] for k in ("f", "filters", "s") if k in case}
+    found = []
+    for training in (False, True):
+        out = fn(X, **arguments, training=training, initializer=initializer)
+        found += np.asarray(keras.ops.convert_to_numpy(out), float).ravel().tolist()
+    return found
+
+
+def differs(got, want: list[float]) -> str | None:
+    """None if ``got`` (the kernel's answer) equals ``want`` within TOLERANCE; else how it differs."""
+    if not isinstance(got, list) or not all(isinstance(v, (int, float)) for v in got):
+        return "does not return numbers"
+    if len(got) != len(want):
+        return f"returns {len(got)} numbers where the solution returns {len(want)} (another shape)"
+    worst = max((abs(g - w) - TOLERANCE["rel"] * abs(w) for g, w in zip(got, want)), default=0.0)
+    return None if worst <= TOLERANCE["abs"] else "gives other numbers than the course's solution"
+
+
+def answers() -> dict:
+    """{exercise: [answer per case]}, as the release tool stored them ({} if there are none)."""
+    return json.loads(ANSWERS.read_text()) if ANSWERS.exists() else {}
