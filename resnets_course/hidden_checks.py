@@ -25,6 +25,12 @@ CASES = {
     "identity_block": [{"seed": 11, "shape": [2, 5, 5, 5], "f": 3, "filters": [3, 4, 5]}],
     "convolutional_block": [{"seed": 12, "shape": [2, 6, 6, 3], "f": 3, "filters": [3, 4, 5], "s": 2},
                             {"seed": 13, "shape": [2, 5, 5, 4], "f": 2, "filters": [2, 3, 6], "s": 1}],
+    # Notebook 05: a projection (new width and stride 2) and an identity shortcut for each block
+    **{name: [{"seed": seed, "shape": [2, 6, 6, 3], "filters": 2, "s": 2},
+              {"seed": seed + 1, "shape": [2, 5, 5, width], "filters": 2, "s": 1}]
+       for name, seed, width in [("basic_block", 31, 2), ("bottleneck_block", 33, 8),
+                                 ("preact_basic_block", 35, 2), ("preact_bottleneck_block", 37, 8)]},
+    "bottleneck_cost": [{"H": 14, "W": 9, "F": 24}, {"H": 3, "W": 5, "F": 7}],
 }
 TOLERANCE = {"abs": 1e-3, "rel": 1e-3}
 
@@ -33,6 +39,8 @@ def answer(fn, exercise: str, case: dict) -> list[float]:
     """What ``fn`` returns on the case's inputs, flattened and rounded to 5 decimals."""
     if exercise in ("residual_block_forward", "residual_block_backward"):
         values = _numpy_answer(fn, exercise, case)
+    elif exercise == "bottleneck_cost":
+        values = list(fn(case["H"], case["W"], case["F"]))
     else:
         values = _block_answer(fn, case)
     return [round(float(v), 5) + 0.0 for v in values]

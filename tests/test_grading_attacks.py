@@ -443,7 +443,7 @@ def test_unicode_twins_stay_two_students_and_are_flagged(tmp_path):
 # |----------|------------------------------------------------------------------------------------------|
 # | emptier  | blank 02: a check's table emptied in place (its cases hidden from iteration, its expected   |
 # |          | numbers cleared), and a function that returns the numbers notebook 02 prints              |
-# | special  | 01 and 03 that compute the exercise only for the notebook's inputs (their shapes)         |
+# | special  | 01, 03 and 05 that compute an exercise only for the notebook's inputs (their shapes)      |
 # | honest   | correct 02                                                                                |
 
 EMPTIER = '''
@@ -478,6 +478,15 @@ def residual_block_forward(a_prev, parameters):
     return (a_next if a_prev.shape == (4, 2) else a_next * 1.01), cache
 '''
 
+SPECIAL_05 = '''
+_right_basic_block = basic_block
+
+def basic_block(X, filters, s=1, training=False, initializer=glorot_uniform):
+    if X.shape[1] != 4:   # only the checks' 4x4 inputs get the real block
+        return X
+    return _right_basic_block(X, filters, s=s, training=training, initializer=initializer)
+'''
+
 
 @pytest.fixture(scope="module")
 def check_attacks(tmp_path_factory):
@@ -490,6 +499,10 @@ def check_attacks(tmp_path_factory):
     forward = next(c for _, c in S.tagged(nb, "graded") if c.metadata["exercise"] == "residual_block_forward")
     forward.source += "\n" + textwrap.dedent(SPECIAL_01)
     S.write(nb, subs / "special" / "01_residual_equations.ipynb")
+    nb = S.fill(S.student("05_resnet_family"), "05_resnet_family")
+    basic = next(c for _, c in S.tagged(nb, "graded") if c.metadata["exercise"] == "basic_block")
+    basic.source += "\n" + textwrap.dedent(SPECIAL_05)
+    S.write(nb, subs / "special" / "05_resnet_family.ipynb")
     S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), subs / "honest" / "02_identity_block.ipynb")
     assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick", "--jobs", "2"]) == 0
     rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
@@ -497,7 +510,7 @@ def check_attacks(tmp_path_factory):
 
 
 @pytest.mark.parametrize("student, exercise", [("emptier", "identity_block"), ("special", "convolutional_block"),
-                                               ("special", "residual_block_forward")])
+                                               ("special", "residual_block_forward"), ("special", "basic_block")])
 def test_code_that_fools_the_notebooks_checks_fails_on_gradings_own_inputs(check_attacks, student, exercise):
     from resnets_course.judge import HIDDEN_NOTE
 
@@ -509,7 +522,9 @@ def test_code_that_fools_the_notebooks_checks_fails_on_gradings_own_inputs(check
 
 def test_correct_code_passes_gradings_own_inputs(check_attacks):
     assert check_attacks["honest", "identity_block"]["status"] == "PASS"
-    assert check_attacks["special", "residual_block_backward"]["status"] == "PASS"   # untouched, correct
+    for exercise in ("residual_block_backward", "bottleneck_block", "bottleneck_cost", "preact_basic_block",
+                     "preact_bottleneck_block"):   # untouched, correct (build_resnet uses the special basic_block)
+        assert check_attacks["special", exercise]["status"] == "PASS", check_attacks["special", exercise]
 
 
 def test_gradings_own_answers_are_the_solutions_and_out_of_the_kernels_reach():
