@@ -226,7 +226,7 @@ def resnet50_counts() -> set:
     shortcut = max(layer[2] for layer in stages["conv5"] if layer[2] != biggest)
     expected = {"stage5": per_stage["conv5"], "total": sum(per_stage.values()), "biggest": biggest,
                 "shortcut": shortcut, "stem": stages["stem"][1][2]}
-    [m] = find("04_resnet50", r"with ([\d,]+) of the ([\d,]+) parameters.*?have ([\d,]+) weights each.*?shortcut\s+"
+    [m] = find("04_resnet50", r"with ([\d,]+) of the ([\d,]+) parameters.*?have ([\d,]+) parameters each.*?shortcut\s+"
                               r"([\d,]+)\. The stem's convolution has ([\d,]+) parameters")
     quoted = [int(g.replace(",", "")) for g in m.groups()]
     assert quoted == [expected[k] for k in ("stage5", "total", "biggest", "shortcut", "stem")]
