@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hmac
 import json
 import os
@@ -39,8 +40,9 @@ from pathlib import Path
 
 from resnets_course.environment import REPO
 from resnets_course.sandbox import COURSE_FILES, SandboxUnavailable, check_available
-from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, QUICK_ENV, RELEASES, JudgeError, course_notebook_name,
-                                  load_release, read_notebook, release_id_of, release_index, report_signature)
+from resnets_course.judge import (DEFAULT_CELL_TIMEOUT, POINTS_ON, QUICK_ENV, RELEASES, JudgeError,
+                                  course_notebook_name, load_release, read_notebook, release_id_of, release_index,
+                                  report_signature)
 
 STATUSES = ("pass", "fail", "missing", "error", "timeout")
 SUBMISSION_TIMEOUT = 2400   # seconds one submission may run in all: notebook 04's cell and the rest
@@ -138,7 +140,6 @@ def find_submissions(folder: Path, names, notes: list | None = None) -> list[Sub
     ``notes`` (if given) says so."""
     notes = [] if notes is None else notes
     root = os.fsencode(folder)
-    encoded = {name: name.encode() for name in names}
     found = []   # (student's name in bytes, course, file name in bytes, data, problem)
     for here, subfolders, files in os.walk(root, followlinks=False):
         subfolders.sort()
@@ -147,7 +148,7 @@ def find_submissions(folder: Path, names, notes: list | None = None) -> list[Sub
         if b".ipynb_checkpoints" in parts:
             continue
         for name in sorted(files + subfolders):
-            course = next((n for n in sorted(names, key=len, reverse=True) if encoded[n] in name), None)
+            course = course_notebook_name(os.fsdecode(name), names)   # course names are ASCII: bytes match alike
             if course is None or not name.endswith(b".ipynb"):
                 continue
             path = os.path.join(here, name)
@@ -155,7 +156,7 @@ def find_submissions(folder: Path, names, notes: list | None = None) -> list[Sub
             if os.path.isdir(path) and not os.path.islink(path):
                 notes.append(f"skipped {shown_path}: a folder named like a notebook, not a notebook file")
                 continue
-            student = parts[0] if parts else (name.split(encoded[course])[0].strip(b"-_ .") or name[:-len(b".ipynb")])
+            student = parts[0] if parts else (name.split(course.encode())[0].strip(b"-_ .") or name[:-len(b".ipynb")])
             data, problem = _read_regular(path)
             found.append((student, course, name, data, problem))
     shown_names = _shown_student_names([s for s, *_ in found])
@@ -290,9 +291,6 @@ def _signed_reports(path: Path, key: str) -> list | None:
     return reports
 
 
-POINTS_ON = "The check below says more."   # right in the notebook, where the check follows; not in a row
-
-
 def _status(verdicts: list[dict]) -> tuple[str, str]:
     failed = [v for v in verdicts if v["status"] not in ("pass", "skipped")]
     if not failed:
@@ -417,8 +415,14 @@ def _rows_for(sub: Submission, status: str, detail: str, sandboxed: bool) -> lis
         latest = exercises(load_release(current_release()[0], sub.course))
     except Exception:
         latest = {"(notebook)": 0}
-    return [Row(sub.student, sub.course, ex, status, detail, max_points=pts, flags="; ".join(sub.flags),
-                sandbox="bwrap" if sandboxed else "unsandboxed") for ex, pts in latest.items()]
+    return [_row(sub, ex, pts, sandboxed, status=status, detail=detail) for ex, pts in latest.items()]
+
+
+def _row(sub: Submission, exercise: str, points: int, sandboxed: bool, **fields) -> Row:
+    """A row of ``sub`` for ``exercise``, an ERROR until ``fields`` (or the caller) say otherwise."""
+    fields = {"status": "error", "detail": "", **fields}
+    return Row(sub.student, sub.course, exercise, max_points=points, flags="; ".join(sub.flags),
+               sandbox="bwrap" if sandboxed else "unsandboxed", **fields)
 
 
 def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, quick: bool, sandboxed: bool) -> list[Row]:
@@ -447,8 +451,7 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
     problem = (watch.changed() if watch else "") or problem
     rows = []
     for exercise, points in exercises(release).items():
-        row = Row(student, course, exercise, "error", "", max_points=points, release=rid, flags="; ".join(sub.flags),
-                  sandbox="bwrap" if sandboxed else "unsandboxed", judged=judged)
+        row = _row(sub, exercise, points, sandboxed, release=rid, judged=judged)
         if problem or report.get("problem"):
             row.status = "timeout" if problem and problem.startswith("did not finish") else "error"
             row.detail = problem or report["problem"]
@@ -473,19 +476,20 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
 CUT_NOTE = "(output cut: this exercise's code printed more than grading keeps)"
 
 
-_SANDBOX_CHECKED: list = []
+@functools.cache
+def _sandbox_problem() -> SandboxUnavailable | None:
+    try:
+        check_available()
+    except SandboxUnavailable as e:
+        return e
+    return None
 
 
 def sandbox_available() -> None:
     """Raise SandboxUnavailable unless this machine can sandbox a kernel (asked once per process)."""
-    if not _SANDBOX_CHECKED:
-        try:
-            check_available()
-            _SANDBOX_CHECKED.append(None)
-        except SandboxUnavailable as e:
-            _SANDBOX_CHECKED.append(e)
-    if _SANDBOX_CHECKED[0] is not None:
-        raise _SANDBOX_CHECKED[0]
+    problem = _sandbox_problem()
+    if problem is not None:
+        raise problem
 
 
 COLUMNS = ["student", "notebook", "exercise", "status", "detail", "tampered", "review", "points", "max_points", "release",

@@ -37,6 +37,7 @@ import zmq.asyncio
 from nbclient import NotebookClient
 
 from resnets_course import judge_kernel
+from resnets_course.checks.messages import POINTS_ON
 
 RELEASES = Path(__file__).resolve().parent / "releases"
 QUICK_ENV = judge_kernel.QUICK_ENV
@@ -52,6 +53,8 @@ HIDDEN_NOTE = "failed on grading's own inputs"
 #: A check's own words (its exception's name), and the start of an output's difference.
 HINTS = ("CheckFailed", "CourseError", "DatasetError")
 DIFFERS = "The output differs from the expected output"
+#: Seconds one of the judge's own calls into the kernel (the guard, grading's own inputs) may take.
+HIDDEN_CALL_TIMEOUT = 120
 SANITIZE_FILE = Path(__file__).resolve().parent / "nbval_sanitize.cfg"   # nbval's runs of the solutions read it too
 
 
@@ -343,7 +346,6 @@ class Judge:
     def start(self) -> None:
         from jupyter_client.kernelspec import KernelSpecManager
         from jupyter_client.manager import AsyncKernelManager
-        from nbclient import NotebookClient
         import ipykernel.kernelspec
 
         spec = ipykernel.kernelspec.get_kernel_dict()
@@ -362,13 +364,14 @@ class Judge:
             def get_kernel_spec(self, kernel_name):
                 return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
+        owner = box.uid if self.sandboxed and os.geteuid() == 0 else None   # the kernel's own user, as root
+
         class Manager(AsyncKernelManager):
             def write_connection_file(self, **kwargs):
                 super().write_connection_file(**kwargs)
-                if self.sandboxed_uid is not None:   # the kernel's own user reads it (it stays 0600)
-                    os.chown(self.connection_file, self.sandboxed_uid, self.sandboxed_uid)
+                if owner is not None:   # the kernel's user reads it (it stays 0600)
+                    os.chown(self.connection_file, owner, owner)
 
-        Manager.sandboxed_uid = box.uid if self.sandboxed and os.geteuid() == 0 else None
         # A message larger than this from the kernel is refused (its connection dropped) before it is read.
         context = zmq.asyncio.Context()
         context.setsockopt(zmq.MAXMSGSIZE, LARGEST_MESSAGE)
@@ -410,7 +413,7 @@ class Judge:
 
     def _hidden(self, call: str) -> dict:
         outputs = self._execute(f"__import__('resnets_course.judge_kernel', fromlist=['_']).{call}",
-                                store_history=False, timeout=120)
+                                store_history=False, timeout=HIDDEN_CALL_TIMEOUT)
         reports = [line[len(judge_kernel.MARKER):] for out in outputs if out.get("output_type") == "stream"
                    for line in "".join(out.get("text", "")).splitlines() if line.startswith(judge_kernel.MARKER)]
         if len(reports) == 1:
@@ -469,7 +472,7 @@ class Judge:
                     report = self._hidden(f"evaluate_hidden({exercise!r}, {case!r})")
                 except CellTimeoutError:
                     self._interrupt()
-                    report = {"error": "did not finish within 120 s"}
+                    report = {"error": f"did not finish within {HIDDEN_CALL_TIMEOUT} s"}
                 problem = report.get("error") or hidden_checks.differs(report.get("numbers"), want)
                 if problem:
                     verdict = checks[-1]
@@ -486,7 +489,7 @@ class Judge:
             if not hints:
                 continue
             # the check's own hint, rather than a cell's that points on to it ("The check below says more")
-            hint = next((h for h in hints if "says more" not in h), hints[0])
+            hint = next((h for h in hints if POINTS_ON not in h), hints[0])
             for verdict in mine:
                 if verdict.message.startswith(DIFFERS):
                     verdict.message = f"{hint}\n\n{verdict.message}"
@@ -627,7 +630,7 @@ def _error_message(error) -> str:
     """A check's own words when it failed; else the error, with where it happened in the student's code."""
     ename, evalue = error.get("ename", "Error"), error.get("evalue", "")
     text = f"{ename}: {evalue}"
-    if ename in ("CheckFailed", "CourseError", "DatasetError"):
+    if ename in HINTS:
         return text
     trace = _sanitize("\n".join(error.get("traceback", [])))
     where = re.findall(r"<your code: ([^>]*)>", trace)

@@ -187,13 +187,11 @@ def check_available() -> None:
 
 
 def _without_binds(cmd: list[str]) -> list[str]:
-    out, skip = [], 0
-    for k, part in enumerate(cmd):
-        if skip:
-            skip -= 1
-            continue
+    """``cmd`` without its writable binds (``--bind SOURCE TARGET``): the probe needs none."""
+    out, parts = [], iter(cmd)
+    for part in parts:
         if part == "--bind":
-            skip = 2
-            continue
-        out.append(part)
+            next(parts), next(parts)
+        else:
+            out.append(part)
     return out

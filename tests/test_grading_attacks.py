@@ -235,7 +235,7 @@ def site_packages() -> Path:
     return Path(sysconfig.get_paths()["purelib"])
 
 
-def machine_attacks(subs: Path) -> str:
+def machine_attacks(subs: Path) -> dict[str, str]:
     zed = subs / "zed" / "03_convolutional_block.ipynb"
     return {
         "h5py": f"""
@@ -305,7 +305,6 @@ def machine_class(tmp_path_factory):
     (subs / f"x-{name}.ipynb").mkdir()
     os.symlink(tmp / "elsewhere", subs / f"y-{name}.ipynb")
     target_before = TARGET.read_bytes()
-    printed = []
     import contextlib
     import io
 

@@ -4,6 +4,7 @@ Each test runs a short Python program in a sandbox made as the judge makes one f
 copy read-only, the submission's folder writable) and looks at what it could do. No kernel is needed:
 the confinement is the operating system's, whatever Python does inside.
 """
+import functools
 import json
 import os
 import subprocess
@@ -15,8 +16,9 @@ import pytest
 
 from resnets_course import grading, sandbox
 from resnets_course.environment import REPO
+from tests.submissions import needs_bwrap
 
-pytestmark = pytest.mark.skipif(sandbox.bwrap() is None, reason="needs bubblewrap (.ci/run installs it)")
+pytestmark = needs_bwrap
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +182,8 @@ def test_without_bubblewrap_grading_stops_and_says_how_to_install_it(tmp_path, m
 
     S.write(S.student("02_identity_block"), tmp_path / "subs" / "ann" / "02_identity_block.ipynb")
     monkeypatch.setattr(sandbox, "bwrap", lambda: None)
-    monkeypatch.setattr(grading, "_SANDBOX_CHECKED", [])
+    # A fresh memo of the sandbox probe for this test alone (monkeypatch puts the process's own back).
+    monkeypatch.setattr(grading, "_sandbox_problem", functools.cache(grading._sandbox_problem.__wrapped__))
     assert grading.main([str(tmp_path / "subs"), "--out", str(tmp_path / "out")]) == 2
     said = capsys.readouterr().out
     assert "apt-get install bubblewrap" in said and "--no-sandbox" in said and not (tmp_path / "out").exists()

@@ -29,7 +29,7 @@ import numpy as np
 
 from ..errors import CheckFailed, CourseError
 from ..keras_internals import keras
-from .messages import (INITIALIZER_IGNORED, INITIALIZER_NOT_CALLED, INITIALIZER_SEED, RELU_BEFORE_ADD,
+from .messages import (INITIALIZER_IGNORED, INITIALIZER_NOT_CALLED, INITIALIZER_SEED, POINTS_ON, RELU_BEFORE_ADD,
                        RETURNED_NONE, TRAINING_FLAG_IGNORED, explain_keras_misuse, fail, fail_on_error,
                        layer_settings_problem)
 from .tracing import arrow, recording, trace
@@ -605,7 +605,7 @@ def block_output(block, *args, decimals=4, **kwargs):
         explained = explain_keras_misuse(message, add="Add(" in line)
         where = f" at `{line}`" if line else ""
         raise CheckFailed(f"{name} raised {type(error).__name__}{where}: {explained or message[:300]} "
-                          "The check below says more.") from None
+                          f"{POINTS_ON}") from None
     return rounded(out, name, decimals)
 
 

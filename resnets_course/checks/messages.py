@@ -18,6 +18,9 @@ INITIALIZER_NOT_CALLED = "call the initializer: kernel_initializer=initializer(s
 INITIALIZER_SEED = ("call initializer(seed=0), as the docstring says, so that your printed values match the expected "
                     "ones.")
 ADD_TAKES_A_LIST = "Add takes one list of tensors: Add()([X, X_shortcut])."
+#: How a cell that only shows a block's output points on to the check after it (the judge's reports and
+#: grading's rows lead with the check's own hint instead).
+POINTS_ON = "The check below says more."
 KERAS_EPSILON = 1e-3   # BatchNormalization's default
 
 
