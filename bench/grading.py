@@ -22,6 +22,12 @@ grades each submission twice, one after the other, in its bubblewrap sandbox and
 (which fingerprints the course's and Python's files instead, as grading did before the sandbox), and
 gives the mean wall seconds per submission of each and the difference, per notebook; results go to
 bench/results/grading_sandbox-<machine>.json.
+
+    python -m bench.grading --hidden-cost --students 3 --resnet50 1   # what grading's own inputs cost
+
+does the same with and without grading's own inputs (``hidden_checks``: each exercise whose checks passed is
+called once more, outside the notebook's view); the last line is the whole class's time and the
+percentage it adds. Results go to bench/results/grading_hidden-<machine>.json.
 """
 from __future__ import annotations
 
@@ -108,28 +114,42 @@ def grade_class(subs, mode: str, quick: bool) -> tuple[list, float, dict]:
     return rows, time.perf_counter() - start, {}
 
 
-def sandbox_cost(subs) -> dict[str, dict[str, float]]:
-    """Per notebook: mean wall seconds of a submission graded in the sandbox and without it, and the difference.
-    Each submission is graded both ways back to back, in alternating order, so that drift cancels."""
-    seconds: dict[str, dict[str, list]] = {}
+# The two ways of grading that a paired run compares, as grade_one's keywords.
+PAIRS = {"sandbox": ({"sandboxed": True}, {"sandboxed": False}),
+         "hidden": ({"hidden": True}, {"hidden": False})}
+COLUMNS = {"sandbox": ("sandboxed", "unsandboxed"), "hidden": ("with", "without")}
+
+
+def paired_cost(subs, pair: str, quick: bool = False) -> dict[str, dict[str, float]]:
+    """Per notebook: mean wall seconds of a submission graded both ways of ``pair`` (PAIRS), and the difference.
+    Each submission is graded both ways back to back, in alternating order, so that drift cancels; both must
+    give the same verdicts."""
+    on, off = PAIRS[pair]
+    seconds: dict[str, dict[bool, list]] = {}
     for k, sub in enumerate(subs):
         rows = {}
-        for sandboxed in ((True, False) if k % 2 == 0 else (False, True)):
+        for first in ((True, False) if k % 2 == 0 else (False, True)):
             start = time.perf_counter()
-            rows[sandboxed] = grading.grade_one(sub, 300, 1200, grading.Share(1), False, sandboxed)
-            seconds.setdefault(sub.course, {}).setdefault(sandboxed, []).append(time.perf_counter() - start)
+            rows[first] = grading.grade_one(sub, 300, 1200, grading.Share(1), quick, **(on if first else off))
+            seconds.setdefault(sub.course, {}).setdefault(first, []).append(time.perf_counter() - start)
         same = [(r.status, r.points, r.detail) for r in rows[True]] == [(r.status, r.points, r.detail) for r in rows[False]]
-        assert same, f"{sub.student} {sub.course}: the sandbox changed the verdict"
+        assert same, f"{sub.student} {sub.course}: grading {pair} changed the verdict"
     mean = lambda values: round(sum(values) / len(values), 2)
-    return {name: {"sandboxed": mean(s[True]), "unsandboxed": mean(s[False]), "added": mean(s[True]) - mean(s[False]),
+    yes, no = COLUMNS[pair]
+    return {name: {yes: mean(s[True]), no: mean(s[False]), "added": round(mean(s[True]) - mean(s[False]), 2),
                    "submissions": len(s[True])} for name, s in sorted(seconds.items())}
 
 
-def sandbox_table(cost: dict, machine: dict) -> str:
+def paired_table(cost: dict, pair: str, machine: dict) -> str:
+    yes, no = COLUMNS[pair]
     lines = [f"Wall seconds per submission on {machine['cpu']} ({machine['threads']} threads), mean",
-             f"{'notebook':<24} {'sandboxed':>9} {'unsandboxed':>11} {'added':>6}"]
+             f"{'notebook':<24} {yes:>11} {no:>11} {'added':>6}"]
     for name, c in cost.items():
-        lines.append(f"{name:<24} {c['sandboxed']:>9.2f} {c['unsandboxed']:>11.2f} {c['added']:>+6.2f}")
+        lines.append(f"{name:<24} {c[yes]:>11.2f} {c[no]:>11.2f} {c['added']:>+6.2f}")
+    if pair == "hidden":
+        total = {col: sum(c[col] * c["submissions"] for c in cost.values()) for col in (yes, no)}
+        lines.append(f"{'the class':<24} {total[yes]:>11.1f} {total[no]:>11.1f} "
+                     f"{100 * (total[yes] / total[no] - 1):>+5.1f}%")
     return "\n".join(lines)
 
 
@@ -152,16 +172,20 @@ def main(argv=None) -> None:
     parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     parser.add_argument("--sandbox-cost", action="store_true",
                         help="instead: grade each submission in the sandbox and without it, and compare")
+    parser.add_argument("--hidden-cost", action="store_true",
+                        help="instead: grade each submission with grading's own inputs (hidden_checks) and without")
     args = parser.parse_args(argv)
-    if args.sandbox_cost:
+    pair = "sandbox" if args.sandbox_cost else "hidden" if args.hidden_cost else None
+    if pair:
         with tempfile.TemporaryDirectory() as tmp:
-            write_class(Path(tmp), args.students, 0)
-            cost = sandbox_cost(grading.find_submissions(Path(tmp), list(NOTEBOOKS)))
+            write_class(Path(tmp), args.students, args.resnet50)
+            subs = grading.find_submissions(Path(tmp), list(NOTEBOOKS) + ["04_resnet50"])
+            cost = paired_cost(subs, pair, quick=args.resnet50 > 0)
         machine = describe_machine()
-        print(sandbox_table(cost, machine))
-        path = results_path("grading_sandbox")
-        path.write_text(json.dumps({"machine": machine, "students": args.students, "seconds_per_submission": cost},
-                                   indent=1) + "\n")
+        print(paired_table(cost, pair, machine))
+        path = results_path(f"grading_{pair}")
+        path.write_text(json.dumps({"machine": machine, "students": args.students, "resnet50_quick": args.resnet50,
+                                    "seconds_per_submission": cost}, indent=1) + "\n")
         print(f"wrote {path}")
         return
     load_before = os.getloadavg()[0]   # other work on the machine lengthens wall times (not CPU times)

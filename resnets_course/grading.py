@@ -228,7 +228,7 @@ FAST_PYTEST = ("import sys; sys.modules['rfc3987_syntax'] = None; from resnets_c
 
 
 def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict | None = None,
-                     sandboxed: bool = True):
+                     sandboxed: bool = True, hidden: bool = True):
     """The judge's report for one notebook, run in a fresh process: (report, None) or (None, problem).
 
     The notebook runs under its course name beside the same student's other submissions, because
@@ -248,7 +248,8 @@ def judge_submission(sub: Submission, cell_timeout: int, timeout: int, env: dict
         report = tmp / "judge-report.json"
         cmd = [sys.executable, "-c", FAST_PYTEST, "-p", "resnets_course.judge", "-p", "no:cacheprovider", "-q",
                "--rootdir", str(tmp), "-c", str(tmp / "pytest.ini"), f"--judge-report={report}",
-               f"--judge-cell-timeout={cell_timeout}"] + (["--judge-sandbox"] if sandboxed else []) + [str(copy)]
+               f"--judge-cell-timeout={cell_timeout}"] + (["--judge-sandbox"] if sandboxed else []) + \
+              ([] if hidden else ["--judge-skip-hidden"]) + [str(copy)]
         key = secrets.token_hex(32)
         # The judge's output goes to a file, of which only the end is read: a submission that printed
         # hundreds of megabytes cannot fill this process's memory.
@@ -400,10 +401,11 @@ class Watch:
 
 
 def grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share = Share(), quick: bool = False,
-              sandboxed: bool = True) -> list[Row]:
-    """The rows of one submission; whatever goes wrong, an ERROR row per exercise, never an exception."""
+              sandboxed: bool = True, hidden: bool = True) -> list[Row]:
+    """The rows of one submission; whatever goes wrong, an ERROR row per exercise, never an exception.
+    ``hidden=False`` (bench.grading --hidden-cost only) leaves out grading's own inputs (hidden_checks)."""
     try:
-        return _grade_one(sub, cell_timeout, timeout, share, quick, sandboxed)
+        return _grade_one(sub, cell_timeout, timeout, share, quick, sandboxed, hidden)
     except Exception as e:   # a bug of grading's, or an input nobody foresaw: this student's rows only
         return _rows_for(sub, "error", f"grading could not judge this submission ({type(e).__name__}: "
                                        f"{str(e)[:300]}); the other submissions were graded.", sandboxed)
@@ -425,7 +427,8 @@ def _row(sub: Submission, exercise: str, points: int, sandboxed: bool, **fields)
                sandbox="bwrap" if sandboxed else "unsandboxed", **fields)
 
 
-def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, quick: bool, sandboxed: bool) -> list[Row]:
+def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, quick: bool, sandboxed: bool,
+               hidden: bool = True) -> list[Row]:
     student, course = sub.student, sub.course
     if sub.problem:
         return _rows_for(sub, "error", sub.problem, sandboxed)
@@ -446,7 +449,7 @@ def _grade_one(sub: Submission, cell_timeout: int, timeout: int, share: Share, q
     env = {**share.environment(), QUICK_ENV: "1" if quick else ""}
     watch = None if sandboxed else Watch()   # in the sandbox, the course and Python's packages are read-only
     started = time.time()
-    report, problem = judge_submission(sub, cell_timeout, timeout, env, sandboxed)
+    report, problem = judge_submission(sub, cell_timeout, timeout, env, sandboxed, hidden)
     judged = (started, time.time())
     problem = (watch.changed() if watch else "") or problem
     rows = []
@@ -573,8 +576,10 @@ def grade_all(subs: list[Submission], cell_timeout: int, timeout: int, jobs: int
         if scheduler:
             client = Client(scheduler)
         else:
+            # The scheduler serves HTTP even without a dashboard, on port 8787 unless told otherwise (and then warns
+            # "Port 8787 is already in use" when another cluster has it): any free port, on this machine only.
             cluster = LocalCluster(n_workers=share.jobs, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
+                                   dashboard_address="127.0.0.1:0")
             client = Client(cluster)
     try:
         futures = [client.submit(grade_one, sub, cell_timeout, timeout, share, quick, sandboxed, pure=False)

@@ -31,6 +31,11 @@ CASES = {
        for name, seed, width in [("basic_block", 31, 2), ("bottleneck_block", 33, 8),
                                  ("preact_basic_block", 35, 2), ("preact_bottleneck_block", 37, 8)]},
     "bottleneck_cost": [{"H": 14, "W": 9, "F": 24}, {"H": 3, "W": 5, "F": 7}],
+    # Whole networks are compared by what they are made of (``_model_answer``), at a size and a number of
+    # classes that no notebook uses: a hard-coded Input or Dense(6) cannot pass.
+    "ResNet50": [{"input_shape": [72, 56, 3], "classes": 4}],
+    "build_resnet": [{"depth": 18, "input_shape": [56, 48, 3], "classes": 3, "preact": False},
+                     {"depth": 50, "input_shape": [40, 40, 3], "classes": 5, "preact": True}],
 }
 TOLERANCE = {"abs": 1e-3, "rel": 1e-3}
 
@@ -41,6 +46,8 @@ def answer(fn, exercise: str, case: dict) -> list[float]:
         values = _numpy_answer(fn, exercise, case)
     elif exercise == "bottleneck_cost":
         values = list(fn(case["H"], case["W"], case["F"]))
+    elif exercise in NETWORKS:
+        values = _model_answer(fn, case)
     else:
         values = _block_answer(fn, case)
     return [round(float(v), 5) + 0.0 for v in values]
@@ -74,10 +81,37 @@ def _block_answer(fn, case: dict) -> list:
     return found
 
 
-def differs(got, want: list[float]) -> str | None:
-    """None if ``got`` (the kernel's answer) equals ``want`` within TOLERANCE; else how it differs."""
+def _model_answer(fn, case: dict) -> list:
+    """The model's layers as numbers, in an order of their own (any correct order of writing a block gives the same
+    list): for each layer its kind, kernel and strides, output shape and parameter count; then the total."""
+    import zlib
+
+    from .checks.tracing import layer_kind
+
+    arguments = {k: (tuple(v) if k == "input_shape" else v) for k, v in case.items()}
+    model = fn(**arguments)
+    rows = []
+    for layer in model.layers:
+        kind, settings = layer_kind(layer)
+        if kind == "conv":
+            kind += f" {settings['kernel_size']} {settings['strides']}"
+        elif kind == "activation":
+            kind += " " + settings["name"]
+        shape = [d or 0 for d in layer.output.shape[1:]]
+        rows.append([zlib.crc32(kind.encode()) % 100_000, *(shape + [0, 0, 0])[:3], layer.count_params()])
+    return [v for row in sorted(rows) for v in row] + [model.count_params()]
+
+
+NETWORKS = ("ResNet50", "build_resnet")
+
+
+def differs(got, want: list[float], exercise: str = "") -> str | None:
+    """None if ``got`` (the kernel's answer) equals ``want`` within TOLERANCE; else how it differs, in words."""
     if not isinstance(got, list) or not all(isinstance(v, (int, float)) for v in got):
         return "does not return numbers"
+    if exercise in NETWORKS and got != want:
+        return ("builds another network than the course's solution (compared layer by layer: kind, kernel, "
+                "strides, output shape and parameters)")
     if len(got) != len(want):
         return f"returns {len(got)} numbers where the solution returns {len(want)} (another shape)"
     worst = max((abs(g - w) - TOLERANCE["rel"] * abs(w) for g, w in zip(got, want)), default=0.0)

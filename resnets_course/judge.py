@@ -50,6 +50,9 @@ HIDDEN_FAILED = ("CheckFailed: on inputs of grading's own (other sizes, filters 
                  "your {exercise} {problem}, although the notebook's checks passed. Your code works only for the "
                  "notebook's inputs, or it changed what the checks do: make it compute the exercise for any input.")
 HIDDEN_NOTE = "failed on grading's own inputs"
+#: An exercise whose checks passed in a kernel that died before grading's own inputs could be tried.
+HIDDEN_NOT_RUN = ("CheckFailed: grading could not call your {exercise} on inputs of its own, because {dead}. "
+                  "Points need that call: run the notebook from the top and fix the cell that stops the kernel.")
 #: A check's own words (its exception's name), and the start of an output's difference.
 HINTS = ("CheckFailed", "CourseError", "DatasetError")
 DIFFERS = "The output differs from the expected output"
@@ -465,20 +468,29 @@ class Judge:
         graded = dict.fromkeys(s.cell.get("exercise") for s in self.steps if s.cell["role"] == "graded")
         for exercise in (e for e in graded if e in answers and e in hidden_checks.CASES):
             checks = [v for v in self.verdicts if v.exercise == exercise and v.role == "check"]
-            if self.dead or not checks or not all(v.passed for v in checks):
+            if not checks or not all(v.passed for v in checks):
                 continue   # a failing exercise already says why
             for case, want in zip(hidden_checks.CASES[exercise], answers[exercise]):
+                if self.dead:   # points need this call's answer: a kernel killed on purpose earns nothing
+                    self._fail_hidden(checks[-1], HIDDEN_NOT_RUN.format(exercise=exercise, dead=self.dead))
+                    break
                 try:
                     report = self._hidden(f"evaluate_hidden({exercise!r}, {case!r})")
                 except CellTimeoutError:
                     self._interrupt()
                     report = {"error": f"did not finish within {HIDDEN_CALL_TIMEOUT} s"}
-                problem = report.get("error") or hidden_checks.differs(report.get("numbers"), want)
+                except Exception as e:   # the kernel died or its connection broke
+                    self.dead = f"the kernel stopped on grading's own inputs ({type(e).__name__})"
+                    report = {"error": "stopped the kernel"}
+                problem = report.get("error") or hidden_checks.differs(report.get("numbers"), want, exercise)
                 if problem:
-                    verdict = checks[-1]
-                    verdict.status, verdict.message = "fail", HIDDEN_FAILED.format(exercise=exercise, problem=problem)
-                    verdict.tampered = ", ".join(filter(None, [verdict.tampered, HIDDEN_NOTE]))
+                    self._fail_hidden(checks[-1], HIDDEN_FAILED.format(exercise=exercise, problem=problem))
                     break
+
+    @staticmethod
+    def _fail_hidden(verdict: Verdict, message: str) -> None:
+        verdict.status, verdict.message = "fail", message
+        verdict.tampered = ", ".join(filter(None, [verdict.tampered, HIDDEN_NOTE]))
 
     def lead_with_hints(self) -> None:
         """Where an exercise's printed output differs and its check failed with a hint, the hint comes first
@@ -678,6 +690,8 @@ def pytest_addoption(parser):
     group.addoption("--judge-cell-timeout", type=int, default=DEFAULT_CELL_TIMEOUT, help="seconds one cell may run")
     group.addoption("--judge-sandbox", action="store_true", default=False,
                     help="run the kernel in a bubblewrap sandbox (resnets_course/sandbox.py), as tools.grade does")
+    group.addoption("--judge-skip-hidden", action="store_true", default=False,
+                    help="leave out grading's own inputs (hidden_checks): for bench.grading --hidden-cost only")
     group.addoption("--judge-release", default=None,
                     help="a folder of judge files to use instead of the notebook's own release")
 
@@ -752,7 +766,8 @@ class JudgedNotebook(pytest.File):
                     verdict = self.judge.verdicts[k]
                     verdict.status = "error"
                     verdict.message = self.judge.dead = f"the judge lost the kernel ({type(e).__name__}: {str(e)[:200]})"
-            self.judge.verify_hidden()
+            if not self.config.getoption("--judge-skip-hidden"):
+                self.judge.verify_hidden()
             self.judge.lead_with_hints()
 
     def teardown(self):

@@ -443,6 +443,7 @@ def test_unicode_twins_stay_two_students_and_are_flagged(tmp_path):
 # | emptier  | blank 02: a check's table emptied in place (its cases hidden from iteration, its expected   |
 # |          | numbers cleared), and a function that returns the numbers notebook 02 prints              |
 # | special  | 01, 03 and 05 that compute an exercise only for the notebook's inputs (their shapes)      |
+# | special04| 04's ResNet50 that builds the network asked for only at the sizes the notebook's checks use |
 # | honest   | correct 02                                                                                |
 
 EMPTIER = '''
@@ -481,10 +482,101 @@ SPECIAL_05 = '''
 _right_basic_block = basic_block
 
 def basic_block(X, filters, s=1, training=False, initializer=glorot_uniform):
-    if X.shape[1] != 4:   # only the checks' 4x4 inputs get the real block
+    if X.shape[1] in (5, 6):   # the checks' 4x4 inputs and every size of a 64x64 network get the real block
         return X
     return _right_basic_block(X, filters, s=s, training=training, initializer=initializer)
 '''
+SPECIAL_05_BUILD = '''
+_right_build_resnet = build_resnet
+
+def build_resnet(depth, input_shape=(224, 224, 3), classes=1000, preact=False, training=False):
+    # only the size the checks build gets the network asked for
+    return _right_build_resnet(depth, (64, 64, 3), classes, preact, training)
+'''
+SPECIAL_04 = '''
+_right_ResNet50 = ResNet50
+
+def ResNet50(input_shape=(64, 64, 3), classes=6, training=False):
+    if tuple(input_shape) in ((64, 64, 3), (96, 96, 3)):   # the sizes the notebook's checks use
+        return _right_ResNet50(input_shape, classes, training)
+    return _right_ResNet50((64, 64, 3), classes, training)
+'''
+
+# Code that runs later, while a check runs, and swaps the check's helpers for ones that pass everything, putting
+# them back when the check returns (so that nothing looks changed before or after it); the functions themselves
+# only print what the notebook prints. Each student arms the same swap from another place:
+# | student   | the swap runs from                                                                      |
+# |-----------|-----------------------------------------------------------------------------------------|
+# | alarm     | a signal handler (SIGALRM every millisecond, signal.setitimer)                          |
+# | collector | gc.callbacks, at every garbage collection                                                |
+# | finalizer | weakref.finalize on garbage that re-arms itself                                          |
+# | threader  | a thread started in the graded cell                                                     |
+# | killer    | (no swap) the table emptied as by the emptier, and the kernel stopped on grading's inputs |
+SWAP = """
+import gc as _gc, sys as _sys, threading as _threading, weakref as _weakref
+_g = CHECK.__globals__
+_kept, _main = {k: _g[k] for k in FAKES}, _threading.main_thread().ident
+
+def _swap(*_):
+    frame, inside = _sys._current_frames().get(_main), False
+    while frame is not None and not inside:
+        inside, frame = frame.f_code is CHECK_CODE, frame.f_back
+    _g.update(FAKES if inside else _kept)
+
+def _give_way():   # time and garbage, so that the timer, the thread and the collector get their turn
+    __import__("time").sleep(0.02)
+    [[] for _ in range(5000)]
+"""
+ARMS = {
+    "alarm": "import signal as _signal\n_signal.signal(_signal.SIGALRM, _swap)\n"
+             "_signal.setitimer(_signal.ITIMER_REAL, 0.001, 0.001)\n",
+    "collector": "_gc.callbacks.append(_swap)\n",
+    "finalizer": "class _Garbage:\n    pass\n\ndef _arm(*_):\n    _swap()\n    junk = _Garbage()\n"
+                 "    junk.me = junk\n    _weakref.finalize(junk, _arm)\n\n_arm()\n",
+    "threader": "import time as _time\n\ndef _loop():\n    while True:\n        _swap()\n        _time.sleep(0.0005)\n\n"
+                "_threading.Thread(target=_loop, daemon=True).start()\n",
+}
+BLOCK_FAKES = ('{"_check_call": lambda *a: None, "_check_training_flag": lambda *a: None, '
+               '"_check_initializer": lambda *a: None, "_check_numbers": lambda *a: None}')
+PRINTS_02 = """
+def identity_block(X, f, filters, training=False, initializer=None):
+    _give_way()
+    out = _np.zeros(tuple(d or 3 for d in X.shape), _np.float32)
+    if out.shape == (3, 4, 4, 6):   # what notebook 02 prints
+        out[1, 1, 0] = [1.8455, 0, 0, 1.0645, 2.0495, 0] if training else [1.7067, 0, 0, 0.639, 2.3632, 0]
+    return _keras.ops.convert_to_tensor(out)
+"""
+PRINTS_03 = """
+def convolutional_block(X, f, filters, s=2, training=False, initializer=None):
+    _give_way()
+    if tuple(X.shape) != (3, 4, 4, 3):   # what notebook 03 prints
+        return X
+    out = _np.zeros((3, 2, 2, 6), _np.float32)
+    out[1, 1, 0] = [1.4598, 0, 0, 0.3391, 0, 0] if training else [1.0092, 0, 0, 0, 0, 0]
+    return _keras.ops.convert_to_tensor(out)
+"""
+PRINTS_01 = """
+def residual_block_forward(a_prev, parameters):
+    _give_way()
+    a_next = _np.zeros(a_prev.shape)
+    if a_prev.shape == (4, 2):   # what notebook 01 prints
+        a_next = _np.array([[2.3996, 3.0222], [0.4245, 0.6811], [0.4245, 0.1392], [1.7679, 0.0]])
+    return a_next, {}
+"""
+KILLER = EMPTIER.replace("    return _keras.ops.convert_to_tensor(out)", """\
+    frame = __import__("sys")._getframe()
+    while frame is not None:   # called by grading's own inputs: stop the kernel
+        if frame.f_code.co_name == "evaluate_hidden":
+            __import__("os")._exit(0)
+        frame = frame.f_back
+    return _keras.ops.convert_to_tensor(out)""")
+
+
+def swap_attack(arm: str, check: str, fakes: str, prints: str) -> str:
+    """A graded cell that prints what the notebook prints and arms the swap of ``check``'s helpers from ``arm``."""
+    swap = SWAP.replace("CHECK_CODE", f"{check}.__code__").replace("CHECK", check).replace("FAKES", "_FAKES")
+    return ("import numpy as _np, keras as _keras\n" + f"_FAKES = {fakes}\n" + swap + ARMS[arm]
+            + textwrap.dedent(prints))
 
 
 @pytest.fixture(scope="module")
@@ -501,15 +593,35 @@ def check_attacks(tmp_path_factory):
     nb = S.fill(S.student("05_resnet_family"), "05_resnet_family")
     basic = next(c for _, c in S.tagged(nb, "graded") if c.metadata["exercise"] == "basic_block")
     basic.source += "\n" + textwrap.dedent(SPECIAL_05)
+    build = next(c for _, c in S.tagged(nb, "graded") if c.metadata["exercise"] == "build_resnet")
+    build.source += "\n" + textwrap.dedent(SPECIAL_05_BUILD)
     S.write(nb, subs / "special" / "05_resnet_family.ipynb")
     S.write(S.fill(S.student("02_identity_block"), "02_identity_block"), subs / "honest" / "02_identity_block.ipynb")
+    for name in ("02_identity_block", "03_convolutional_block"):   # 04 builds on them
+        S.write(S.fill(S.student(name), name), subs / "special04" / f"{name}.ipynb")
+    S.write(S.append_to_graded(S.fill(S.student("04_resnet50"), "04_resnet50"), textwrap.dedent(SPECIAL_04), top=True),
+            subs / "special04" / "04_resnet50.ipynb")
+    blocks = "check_identity_block.__globals__['check_block']"
+    S.write(with_graded("02_identity_block", swap_attack("alarm", blocks, BLOCK_FAKES, PRINTS_02)),
+            subs / "alarm" / "02_identity_block.ipynb")
+    S.write(with_graded("02_identity_block", swap_attack("collector", blocks, BLOCK_FAKES, PRINTS_02)),
+            subs / "collector" / "02_identity_block.ipynb")
+    blocks = "check_convolutional_block.__globals__['check_block']"
+    S.write(with_graded("03_convolutional_block", swap_attack("finalizer", blocks, BLOCK_FAKES, PRINTS_03)),
+            subs / "finalizer" / "03_convolutional_block.ipynb")
+    forward = swap_attack("threader", "check_residual_block_forward",
+                          '{"stack_forward": lambda a_prev, ps: (residual_block_forward(a_prev, ps[0])[0], None)}',
+                          PRINTS_01)
+    S.write(with_graded("01_residual_equations", forward), subs / "threader" / "01_residual_equations.ipynb")
+    S.write(with_graded("02_identity_block", textwrap.dedent(KILLER)), subs / "killer" / "02_identity_block.ipynb")
     assert grade.main([str(subs), "--out", str(tmp / "out"), "--cell-timeout", "300", "--quick", "--jobs", "2"]) == 0
     rows = list(csv.DictReader(open(tmp / "out" / "results.csv")))
     return {(r["student"], r["exercise"]): r for r in rows}
 
 
 @pytest.mark.parametrize("student, exercise", [("emptier", "identity_block"), ("special", "convolutional_block"),
-                                               ("special", "residual_block_forward"), ("special", "basic_block")])
+                                               ("special", "residual_block_forward"), ("special", "basic_block"),
+                                               ("special", "build_resnet"), ("special04", "ResNet50")])
 def test_code_that_fools_the_notebooks_checks_fails_on_gradings_own_inputs(check_attacks, student, exercise):
     from resnets_course.judge import HIDDEN_NOTE
 
@@ -519,11 +631,28 @@ def test_code_that_fools_the_notebooks_checks_fails_on_gradings_own_inputs(check
     assert "on inputs of grading's own" in row["detail"] and "for any input" in row["detail"]
 
 
+@pytest.mark.parametrize("student, exercise", [("alarm", "identity_block"), ("collector", "identity_block"),
+                                               ("finalizer", "convolutional_block"),
+                                               ("threader", "residual_block_forward"), ("killer", "identity_block")])
+def test_code_that_runs_later_or_stops_the_kernel_earns_nothing_and_is_flagged(check_attacks, student, exercise):
+    row = check_attacks[student, exercise]
+    assert row["status"] == "FAIL" and row["points"] == "0" and row["tampered"], row
+
+
+def test_a_kernel_stopped_on_gradings_own_inputs_fails_and_says_so(check_attacks):
+    from resnets_course.judge import HIDDEN_NOTE
+
+    row = check_attacks["killer", "identity_block"]
+    assert HIDDEN_NOTE in row["tampered"] and "stopped the kernel" in row["detail"], row
+
+
 def test_correct_code_passes_gradings_own_inputs(check_attacks):
     assert check_attacks["honest", "identity_block"]["status"] == "PASS"
     for exercise in ("residual_block_backward", "bottleneck_block", "bottleneck_cost", "preact_basic_block",
-                     "preact_bottleneck_block"):   # untouched, correct (build_resnet uses the special basic_block)
+                     "preact_bottleneck_block"):   # untouched, correct
         assert check_attacks["special", exercise]["status"] == "PASS", check_attacks["special", exercise]
+    for exercise in ("identity_block", "convolutional_block"):
+        assert check_attacks["special04", exercise]["status"] == "PASS", check_attacks["special04", exercise]
 
 
 def test_gradings_own_answers_are_the_solutions_and_out_of_the_kernels_reach():

@@ -278,6 +278,21 @@ def sandbox_cost() -> set:
     return {("README.md", f"{m.group(2)} s") for m in find("README.md", r"took ([\d.]+) to ([\d.]+) s less")}
 
 
+def hidden_cost() -> set:
+    """README's cost of grading's own inputs: bench.grading --hidden-cost's run, within the issue's 10%."""
+    [path] = sorted(RESULTS.glob("grading_hidden-*.json"))
+    result = json.loads(path.read_text())
+    cost = result["seconds_per_submission"]
+    total = {col: sum(c[col] * c["submissions"] for c in cost.values()) for col in ("with", "without")}
+    percent = 100 * (total["with"] / total["without"] - 1)
+    assert percent <= 10, f"grading's own inputs add {percent:.1f}% to a class's grading: more than 10%"
+    [m] = find("README.md", r"They add ([\d.]+)% to the time a class\s+takes to grade \((\d+) students x notebooks "
+                            r"01 to 05 on 2 AMD EPYC threads")
+    assert float(m.group(1)) == round(percent, 1) and int(m.group(2)) == result["students"], m.groups()
+    assert result["machine"]["cpu"] == "AMD EPYC" and len(cost) == 5, sorted(cost)
+    return {("README.md", f"{m.group(1)}%")}
+
+
 def sandbox_limits() -> set:
     """README's limits of the sandbox and of what the judge keeps are the code's settings."""
     from resnets_course import judge, judge_kernel, sandbox
@@ -419,7 +434,7 @@ def figure4_mlp() -> set:
 
 
 SOURCES = [numpy_experiments, figure4_mlp, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
-           resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, sandbox_limits, judge_tolerance, grading_timeouts]
+           resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, sandbox_limits, judge_tolerance, grading_timeouts]
 
 
 @pytest.mark.parametrize("check", SOURCES, ids=lambda f: f.__name__)
