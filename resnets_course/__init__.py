@@ -1,5 +1,5 @@
 """The ResNets course's code. Students import from ``resnets_utils`` (the one module the notebooks name),
-which re-exports what the notebooks use from here; README's "Layout" lists the modules.
+which re-exports what the notebooks use from here; the manual's "Layout" (book/manual/faq.md) lists the modules.
 
 - For the notebooks: ``environment``, ``errors``, ``data``, ``exercises``, ``training``, ``plots``,
   ``numpy_blocks``, ``counting``, ``architecture``, ``keras_internals`` and the ``checks`` package.

@@ -169,7 +169,8 @@ def print_family_table(rows) -> None:
 
 
 def plot_family(rows):
-    """Parameters and multiply-adds against depth, basic and bottleneck blocks in two colours."""
+    """Parameters and multiply-adds against depth, basic and bottleneck blocks in two colours, the bottleneck
+    bars hatched too (so that colour is not the only cue)."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
@@ -177,17 +178,19 @@ def plot_family(rows):
     blue, orange = "#4c72b0", "#dd8452"
     x = range(len(rows))
     colours = [blue if r.block == "basic" else orange for r in rows]
+    hatches = ["" if r.block == "basic" else "//" for r in rows]
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
-    left.bar(x, [r.params / 1e6 for r in rows], color=colours)
+    left.bar(x, [r.params / 1e6 for r in rows], color=colours, hatch=hatches, edgecolor="white")
     left.set_ylabel("parameters (millions)")
-    right.bar(x, [r.multiply_adds / 1e9 for r in rows], color=colours)
+    right.bar(x, [r.multiply_adds / 1e9 for r in rows], color=colours, hatch=hatches, edgecolor="white")
     right.scatter(x, [TABLE1_GFLOPS[r.depth] for r in rows], color="black", marker="_", s=700, zorder=3)
     right.set_ylabel("multiply-adds (10$^9$) at 224x224")
     for ax in (left, right):
         ax.set_xticks(x, [str(r.depth) for r in rows])
         ax.set_xlabel("ResNet depth")
         ax.spines[["top", "right"]].set_visible(False)
-    left.legend(handles=[Patch(color=blue, label="basic blocks"), Patch(color=orange, label="bottleneck blocks")],
+    left.legend(handles=[Patch(facecolor=blue, edgecolor="white", label="basic blocks"),
+                         Patch(facecolor=orange, edgecolor="white", hatch="//", label="bottleneck blocks")],
                 loc="upper left", frameon=False)
     right.legend(handles=[Line2D([], [], color="black", lw=2, label="He et al. 2015, Table 1")],
                  loc="upper left", frameon=False)

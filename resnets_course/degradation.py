@@ -148,11 +148,11 @@ def plot_figure4(errors: dict, seeds=(1, 2, 3)):
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6), sharey=True)
     for ax, kind in zip(axes, ["plain", "residual"]):
-        for depth, color in ((18, "C0"), (34, "C3")):
+        for depth, color, line in ((18, "C0", "-"), (34, "C3", "--")):   # a line style too: not colour alone
             curves = 100 * errors[kind, depth]
             epochs = np.arange(1, curves.shape[1] + 1)
-            ax.plot(epochs, curves.T, color=color, lw=0.8, alpha=0.5)
-            ax.plot(epochs, curves.mean(axis=0), color=color, lw=2.2, label=f"{kind}-{depth}")
+            ax.plot(epochs, curves.T, color=color, ls=line, lw=0.8, alpha=0.5)
+            ax.plot(epochs, curves.mean(axis=0), color=color, ls=line, lw=2.2, label=f"{kind}-{depth}")
         ax.axhline(100 * 5 / 6, color="gray", lw=0.8, ls=":", label="chance (6 classes)")
         ax.set_title(f"{kind} nets")
         ax.set_xlabel("epoch")

@@ -317,7 +317,8 @@ QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not 
 # or NumPy on disk would change how every later submission is graded. So each submission is judged with
 # its own copy of the course's files, written from the copy this process read before it judged anything,
 # and between two fingerprints of the course's files and Python's packages: a change is reported, never
-# undone (it may be the instructor's own edit). This finds what it looks for; it is not a sandbox (README).
+# undone (it may be the instructor's own edit). This finds what it looks for; it is not a sandbox
+# (book/manual/instructors.md).
 
 PYTHON_PACKAGES = ("numpy", "keras", "tensorflow", "h5py", "PIL", "matplotlib", "IPython", "ipykernel", "jupyter_client",
                    "nbclient", "nbformat", "traitlets", "zmq", "tornado", "pytest", "_pytest", "pluggy")

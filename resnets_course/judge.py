@@ -240,6 +240,7 @@ class Step:
     source: str                   # what runs: the release's source, or the student's graded source
     student: bool
     note: str = ""                # tampering seen in the student's file
+    place: str = ""               # where the student's file has it, as JupyterLab counts: "cell 10 of 15"
 
 
 def _marker(source: str, name: str) -> bool:
@@ -280,6 +281,11 @@ def plan(nb, release: dict) -> tuple[list[Step], list[str], dict[str, str]]:
     by_id = {c.get("id"): c for c in cells if c.get("id")}
     release_ids = {c["id"] for c in release["cells"]}
     steps, notes, missing = [], [], {}
+    numbers = {id(c): k for k, c in enumerate(nb.cells, start=1)}
+
+    def place(mine) -> str:
+        return f"cell {numbers[id(mine)]} of {len(nb.cells)}" if mine is not None else ""
+
     for cell in release["cells"]:
         if cell["role"] == "graded":
             mine = _find_graded(cells, cell)
@@ -287,7 +293,7 @@ def plan(nb, release: dict) -> tuple[list[Step], list[str], dict[str, str]]:
                 missing[cell["exercise"]] = f"the graded cell of {cell['exercise']} was deleted"
                 steps.append(Step(cell, cell["source"], True, "deleted"))
                 continue
-            steps.append(Step(cell, mine.source, True, _suspicious(mine.source)))
+            steps.append(Step(cell, mine.source, True, _suspicious(mine.source), place(mine)))
             release_ids.add(mine.get("id"))
             continue
         mine = by_id.get(cell["id"])
@@ -298,7 +304,7 @@ def plan(nb, release: dict) -> tuple[list[Step], list[str], dict[str, str]]:
             note = "edited"
         if note:
             notes.append(f"Cell {cell['index']} ({cell['role']}) was {note} in your notebook: it ran as released.")
-        steps.append(Step(cell, cell["source"], False, note))
+        steps.append(Step(cell, cell["source"], False, note, place(mine)))
     extra = [c for c in cells if c.get("id") not in release_ids]
     if extra:
         notes.append(f"{len(extra)} code cell(s) of your own were not run: only the graded cells are judged.")
@@ -751,7 +757,12 @@ class JudgedNotebook(pytest.File):
         self.report.notes, self.report.missing = self.judge.notes, self.judge.missing
         for k, step in enumerate(self.judge.steps):
             cell = step.cell
-            label = f"Cell {cell['index']}" + (f" [{cell['role']} {cell['exercise']}]" if cell.get("exercise") else "")
+            # Named as JupyterLab counts the student's cells ("cell 10 of 15"), with the line a student can search
+            # for; a cell deleted from the file by the release's count of code cells.
+            where = step.place or f"code cell {cell['index'] + 1} of the release (not in your file)"
+            first = next((line.strip() for line in cell["source"].splitlines() if line.strip()), "")[:60]
+            label = f"{where}" + (f" [{cell['role']} {cell['exercise']}]" if cell.get("exercise") else "") + \
+                (f": {first}" if first else "")
             yield JudgedCell.from_parent(self, name=label, k=k)
 
     def setup(self):

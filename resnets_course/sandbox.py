@@ -27,9 +27,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+#: Where the manual says how to grade in a container.
+IN_A_CONTAINER = "the manual's 'What grading guards against', book/manual/instructors.md"
 INSTALL_HINT = ("grading runs each submission's kernel in a bubblewrap sandbox, and `bwrap` was not found on "
                 "this machine. Install it (Debian/Ubuntu: sudo apt-get install bubblewrap; Fedora: sudo dnf install "
-                "bubblewrap), or grade inside a Linux container that has it (README: 'Grading in a container'). "
+                f"bubblewrap), or grade inside a Linux container that has it ({IN_A_CONTAINER}). "
                 "`--no-sandbox` grades without it, and every row then says 'unsandboxed'.")
 #: What of the course a kernel needs: the package, the helpers students import, data and images.
 COURSE_FILES = ("resnets_course", "resnets_utils.py", "reference", "datasets", "images")
@@ -170,7 +172,7 @@ def check_available() -> None:
     """Raise SandboxUnavailable, saying why and what to do, unless a sandbox can be made here."""
     if sys.platform != "linux":
         raise SandboxUnavailable(f"grading's sandbox needs Linux (this is {sys.platform}): grade inside a Linux "
-                                 "container (README: 'Grading in a container'), or pass --no-sandbox.")
+                                 f"container ({IN_A_CONTAINER}), or pass --no-sandbox.")
     if bwrap() is None:
         raise SandboxUnavailable(INSTALL_HINT)
     probe = Path(os.environ.get("TMPDIR", "/tmp"))
@@ -183,7 +185,7 @@ def check_available() -> None:
     if done.returncode != 0:
         raise SandboxUnavailable(f"bwrap could not start a sandbox here: {done.stderr.strip()[-300:]}. On a machine "
                                  "that forbids user namespaces, grade as root or inside a Linux container "
-                                 "(README: 'Grading in a container'), or pass --no-sandbox.")
+                                 f"({IN_A_CONTAINER}), or pass --no-sandbox.")
 
 
 def _without_binds(cmd: list[str]) -> list[str]:

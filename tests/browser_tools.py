@@ -119,3 +119,21 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path))
     return path
+
+
+#: The impacts a test fails on; axe's "minor" and "moderate" findings are listed, not failed.
+SERIOUS = ("serious", "critical")
+
+
+def accessibility_problems(page, include: list[str], exclude: list[str] = ()) -> list[str]:
+    """axe-core's serious and critical violations inside the ``include`` selectors (less ``exclude``), in words."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    context = {"include": [[s] for s in include if page.locator(s).count()], "exclude": [[s] for s in exclude]}
+    if not context["include"]:
+        return [f"none of {include} is on the page"]
+    # No preload: axe would fetch each stylesheet again (and, for an @import relative to a stylesheet, from the
+    # page's folder, a 404 that the page itself never asks for); the rules the course needs read computed styles.
+    found = Axe().run(page, context=context, options={"resultTypes": ["violations"], "preload": False}).response["violations"]
+    return [f"{v['id']} ({v['impact']}): {v['help']}; e.g. {v['nodes'][0]['target']}"
+            for v in found if v["impact"] in SERIOUS]

@@ -1,6 +1,8 @@
 """The benchmarks measure what students run: they read the model and the recipe from the notebooks."""
 import json
 
+import pytest
+
 from bench import machine
 from bench.course import apply_recipe, course_resnet50, recipe_cell
 from bench.train_speed import fp32_peak_gflops
@@ -163,3 +165,20 @@ def test_grading_benchmark_table_gives_the_speed_up_over_serial():
             {"mode": "jobs 2", "seconds": 80.0, "submissions_per_minute": 36.0, "same_rows_as_serial": True}]
     text = table(runs, {"cpu": "a CPU", "threads": 2}, 48)
     assert "1.50x" in text and "1.00x" in text and text.startswith("Grading 48 submissions")
+
+
+def test_the_suite_time_is_read_from_a_ci_log_and_a_failing_run_is_refused(tmp_path):
+    from bench import suite_time
+
+    log = ("tests/test_a.py ....\n============================= slowest 20 durations =============================\n"
+           "281.78s call     tests/test_block_mistakes.py::test_nbval_fails_on_every_mistake\n"
+           "12.50s setup    notebooks/02_identity_block.ipynb::Cell 3\n"
+           "================= 631 passed, 2 warnings in 1815.65s (0:30:15) =================\n")
+    run = suite_time.read_log(log)
+    assert (run["passed"], run["failed"], run["seconds"]) == (631, 0, 1815.65)
+    assert run["slowest"][1] == [12.5, "setup", "notebooks/02_identity_block.ipynb::Cell 3"]
+    (tmp_path / "ci.log").write_text(log.replace("631 passed", "1 failed, 630 passed"))
+    with pytest.raises(SystemExit, match="1 failed"):
+        suite_time.main([str(tmp_path / "ci.log")])
+    with pytest.raises(ValueError, match="no pytest summary"):
+        suite_time.read_log("collected 3 items\n")

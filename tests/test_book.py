@@ -1,16 +1,22 @@
 """The static book (python -m tools.book) as a reader sees it in Chromium: every page loads with nothing
 failing, every image shows, every equation is typeset by the MathJax served from the build, every internal
 link lands on a page and anchor that exist, and the search finds the course's words.
-Screenshots of every page go to build/screenshots/book-*.png."""
+Screenshots of every page go to build/screenshots/book-*.png.
+
+README is the front door (at most 150 lines); the manual lives in the book (book/manual/), and every section
+README used to hold is one of its headings there."""
 from __future__ import annotations
 
+import html
+import re
 import time
 from urllib.parse import urldefrag, urljoin
 
 import nbformat
 import pytest
 
-from tests.browser_tools import BROKEN_IMAGES, PageWatch, browser, load_images, screenshot, static_server
+from tests.browser_tools import (BROKEN_IMAGES, PageWatch, accessibility_problems, browser, load_images, screenshot,
+                                 static_server)
 from tools import book
 from tools.release import solution_notebooks
 
@@ -54,7 +60,9 @@ def visited(built_book):
             page.wait_for_function("() => !window.MathJax || (MathJax.startup && MathJax.startup.promise)")
             page.evaluate("() => window.MathJax ? MathJax.startup.promise : null")
             images = load_images(page)
-            facts[name] = {**page.evaluate(PAGE_FACTS), "images": images, "broken": page.evaluate(BROKEN_IMAGES)}
+            facts[name] = {**page.evaluate(PAGE_FACTS), "images": images, "broken": page.evaluate(BROKEN_IMAGES),
+                           # the course's own content: the article (the theme's navigation is the theme's)
+                           "accessibility": accessibility_problems(page, [".bd-article", "main"])}
             page.evaluate("() => window.scrollTo(0, 0)")
             page.wait_for_timeout(300)    # the theme's scroll spy updates the page's contents after a scroll
             screenshot(page, "book-" + name.replace("/", "-").removesuffix(".html"))
@@ -158,3 +166,68 @@ def test_html_answers_stay_collapsed_and_relative_images_show(tmp_path):
     html = (index.parent / "notebooks" / "99_answer.html").read_text()
     assert "<details>" in html and "<summary>Answer</summary>" in html and "<strong>identity</strong>" in html
     assert '../_images/identity_block.png' in html and (index.parent / "_images" / "identity_block.png").exists()
+
+
+README_LINES = 150
+# README's sections before the manual moved into the book (2026-12): each is a heading of the book now.
+MOVED_FROM_README = ["The book: the course as a static web site", "On Binder or a JupyterHub", "How a student works",
+                     "Notebook 04 builds on your blocks", "The data", "For instructors", "Re-execute the course",
+                     "Edit the course", "Grade submissions", "What grading guards against, and what it does not",
+                     "Grading's own inputs", "Many submissions at once", "nbgrader", "A new term, a new release",
+                     "Publish to students", "Benchmarks", "FAQ", "Layout", "One system package: Graphviz"]
+
+
+def readme_manual_links() -> list[tuple[str, str]]:
+    """(chapter file, anchor or "") of every link README makes into book/manual/."""
+    text = (book.REPO / "README.md").read_text()
+    return [(m.group(1), m.group(2) or "") for m in re.finditer(r"\]\(book/manual/([\w-]+\.md)(?:#([\w-]+))?\)", text)]
+
+
+def test_readme_is_a_front_door_that_links_every_chapter_of_the_manual():
+    lines = (book.REPO / "README.md").read_text().splitlines()
+    assert len(lines) <= README_LINES, f"README has {len(lines)} lines; the manual (book/manual/) takes the rest"
+    chapters = {p.name for p in (book.REPO / "book" / "manual").glob("*.md")}
+    assert chapters and chapters == {name for name, _ in readme_manual_links()}, "README links each chapter once"
+
+
+def test_each_manual_section_readme_links_to_is_in_the_built_book(built_book):
+    out, _ = built_book
+    for name, anchor in readme_manual_links():
+        page = out / "manual" / name.replace(".md", ".html")
+        assert page.exists(), f"README links to {name}, which the book lacks"
+        if anchor:
+            assert f'id="{anchor}"' in page.read_text(), f"README links to {name}#{anchor}: no such section"
+
+
+def test_every_section_that_left_readme_is_a_heading_of_the_book(built_book):
+    out, _ = built_book
+    headings = set()
+    for page in (out / "manual").glob("*.html"):
+        for heading in re.findall(r"<h[1-3][^>]*>((?:(?!</h).)*?)<a class=\"headerlink\"", page.read_text(), re.S):
+            headings.add(html.unescape(re.sub(r"<[^>]+>", "", heading)).replace("\u2019", "'").strip())
+    assert [s for s in MOVED_FROM_README if s not in headings] == [], sorted(headings)
+
+
+def test_every_figure_of_the_book_says_what_it_shows(built_book):
+    """A screen reader reads an image's alt text: a sentence about the figure, never its file name or path
+    (notebook plots take theirs from the cell's metadata, mystnb.image.alt; Markdown images from the brackets)."""
+    out, _ = built_book
+    images = 0
+    for page in sorted(out.rglob("*.html")):
+        if "_static" in page.parts:
+            continue
+        for tag in re.findall(r"<img\b[^>]*>", page.read_text()):
+            if "logo" in tag:
+                continue
+            images += 1
+            alt = html.unescape((re.search(r'\balt="([^"]*)"', tag) or [None, ""])[1])
+            where = f"{page.relative_to(out)}: {tag[:120]}"
+            assert len(alt.split()) >= 8, f"{where}: alt text {alt!r} does not say what the figure shows"
+            assert not re.search(r"\.(png|jpe?g|svg)\b|/", alt), f"{where}: alt text {alt!r} is a file name"
+    assert images >= 14, images   # 3 diagrams, 10 plots and the data's samples, at least
+
+
+def test_the_books_content_has_no_serious_accessibility_problem(visited):
+    """axe-core on every page's article: no serious or critical violation (contrast, alt text, names, structure)."""
+    _, facts, _ = visited
+    assert {name: f["accessibility"] for name, f in facts.items() if f.get("accessibility")} == {}

@@ -151,6 +151,12 @@ def test_readmes_student_command_judges_a_saved_notebook(tmp_path):
         assert (proc.returncode == 0) is passes, log[-3000:]
         # five cells, judged once each (nbval, on for the solutions, does not judge them too)
         assert "5 passed" in log if passes else ("2 failed, 3 passed" in log and "returned None" in log), log[-3000:]
+        if not passes:   # each failing cell named as JupyterLab counts the file's cells, with its first line
+            nb = S.student(name)
+            checks = [(k, c) for k, c in enumerate(nb.cells, start=1) if "check" in c.metadata.get("tags", [])]
+            for k, cell in checks:
+                first = cell.source.strip().splitlines()[0].strip()[:60]
+                assert f"::cell {k} of {len(nb.cells)} [check identity_block]: {first}" in log, log[-3000:]
 
 
 def test_the_checks_hint_leads_where_the_printed_output_differs_too(tmp_path):

@@ -50,6 +50,29 @@ def test_every_link_and_image_resolves_where_readme_serves_the_course(path):
     assert broken_links(path, served_folder()) == []
 
 
+DOCS = [REPO / "README.md", *sorted((REPO / "book" / "manual").glob("*.md"))]
+MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_readme_and_the_manual_link_to_files_that_exist_where_readme_serves_the_course(path):
+    root, problems = served_folder(), []
+    for target in MARKDOWN_LINK.findall(path.read_text()):
+        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
+            continue
+        resolved = (path.parent / unquote(target.split("#")[0])).resolve()
+        if not resolved.exists() or not resolved.is_relative_to(root):
+            problems.append(target)
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
+def test_system_packages_install_as_root_and_with_sudo(path):
+    """`sudo apt-get` fails as root where there is no sudo (a container); `$(command -v sudo) apt-get` works in both."""
+    bare = [line for line in path.read_text().splitlines() if re.search(r"(?<!command -v )sudo apt-get", line)]
+    assert bare == []
+
+
 def test_images_are_linked_from_both_solution_and_student_notebooks():
     for name in ("02_identity_block", "03_convolutional_block", "05_resnet_family"):
         for folder in (NOTEBOOKS, STUDENTS):
@@ -82,6 +105,12 @@ def test_the_student_bundle_has_working_links_and_no_results_or_solutions(tmp_pa
     notebooks = sorted((bundle / "notebooks").glob("*.ipynb"))
     assert [p.name for p in notebooks] == [p.name for p in release.solution_notebooks()]
     assert not list(bundle.rglob("*solution*")) and not (bundle / "notebooks" / "student").exists()
+    # Its README lists every notebook (links that resolve in the bundle), says 02 and 03 go before 04, and the
+    # licence is there.
+    readme = bundle / "README.md"
+    assert [t for t in MARKDOWN_LINK.findall(readme.read_text()) if t.endswith(".ipynb")] == \
+           [f"notebooks/{p.name}" for p in notebooks]
+    assert "save those first" in readme.read_text() and (bundle / "LICENSE").read_text() == (REPO / "LICENSE").read_text()
     for path in notebooks:
         assert broken_links(path, bundle.resolve()) == []
         nb = read(path)

@@ -22,6 +22,8 @@ from tests.notebook_tools import REPO, read
 from tools import release
 
 README = REPO / "README.md"
+MANUAL = REPO / "book" / "manual"
+DOCS = "README.md and book/manual"   # the prose around the notebooks: README and the manual's chapters
 RESULTS = REPO / "bench" / "results"
 MACHINE = "intel-xeon-2t"   # the machine whose results README quotes
 
@@ -34,13 +36,13 @@ NUMPY_MACHINE = "amd-epyc-2t"   # the machine whose bench.numpy_experiments resu
 
 # Quoted numbers that are not measurements here: (where, the number as written) -> why.
 NOT_MEASURED = {
-    ("README.md", "17%"): "chance on 6 classes, 1/6",
-    ("README.md", "0.001"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
-    ("README.md", "0.01%"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
-    ("README.md", "1800 s"): "tools.grade's default --cell-timeout, a setting (checked below)",
-    ("README.md", "2400 s"): "tools.grade's default --timeout, a setting (checked below)",
-    ("README.md", "30 minutes"): "the limit CI keeps the test command under, a requirement (.ci/run)",
-    ("README.md", "30 s"): "nbgrader's default cell timeout, a setting of nbgrader",
+    (DOCS, "17%"): "chance on 6 classes, 1/6",
+    (DOCS, "0.001"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
+    (DOCS, "0.01%"): "the judge's tolerance, a setting (resnets_course.judge.TOLERANCE, checked below)",
+    (DOCS, "1800 s"): "tools.grade's default --cell-timeout, a setting (checked below)",
+    (DOCS, "2400 s"): "tools.grade's default --timeout, a setting (checked below)",
+    (DOCS, "30 minutes"): "the limit CI keeps the test command under, a requirement (.ci/run)",
+    (DOCS, "30 s"): "nbgrader's default cell timeout, a setting of nbgrader",
     ("04_resnet50", "8%"): "the augmentation's shift, a setting of the recipe (RandomTranslation(0.08, ...))",
     ("04_resnet50", "10%"): "the augmentation's zoom in, a setting of the recipe (RandomZoom((-0.1, 0.3), ...))",
     ("04_resnet50", "30%"): "the augmentation's zoom out, a setting of the recipe (RandomZoom((-0.1, 0.3), ...))",
@@ -102,7 +104,7 @@ def markdown_of(nb) -> str:
 
 
 def texts() -> dict[str, str]:
-    found = {"README.md": README.read_text()}
+    found = {DOCS: "\n\n".join(path.read_text() for path in [README, *sorted(MANUAL.glob("*.md"))])}
     for path in release.solution_notebooks():
         found[path.stem] = markdown_of(read(path))
     return found
@@ -122,7 +124,7 @@ def find(where: str, pattern: str, text: str | None = None) -> list[re.Match]:
 def readme_benchmark_summary() -> set:
     from bench.__main__ import SCRIPTS, summary
 
-    [m] = find("README.md", r"```\n(ResNet course benchmark[^`]*?)\n```")
+    [m] = find(DOCS, r"```\n(ResNet course benchmark[^`]*?)\n```")
     expected = summary(**{script: result(script) for script in SCRIPTS})
     stale = "README's benchmark summary is not bench/results' (run `python3 -m bench`'s summary)"
     quoted_lines, measured_lines = m.group(1).splitlines(), expected.splitlines()
@@ -131,27 +133,27 @@ def readme_benchmark_summary() -> set:
     for quoted, measured in zip(quoted_lines, measured_lines):
         label = quoted[:-len(PENDING)]
         if quoted.endswith(" " + PENDING) and measured.startswith(label):   # the value TBD, the label current
-            pending("README.md", f"the benchmark summary's '{label.strip()}'")
-            covered |= {("README.md", t) for t in TOKEN.findall(label)}   # the target in the label is the results'
+            pending(DOCS, f"the benchmark summary's '{label.strip()}'")
+            covered |= {(DOCS, t) for t in TOKEN.findall(label)}   # the target in the label is the results'
             continue
         assert quoted == measured, stale
-        covered |= {("README.md", t) for t in TOKEN.findall(quoted)}
+        covered |= {(DOCS, t) for t in TOKEN.findall(quoted)}
     return covered
 
 
 def readme_notebook_times() -> set:
     covered = set()
-    [m] = find("README.md", r"notebook 04 took (\d+) s there \(`bench/results/course_time-intel-xeon-2t\.json`")
+    [m] = find(DOCS, r"notebook 04 took (\d+) s there \(`bench/results/course_time-intel-xeon-2t\.json`")
     assert int(m.group(1)) == round(notebook_seconds("04_resnet50")), "README: notebook 04's time on the Intel Xeon"
-    covered.add(("README.md", f"{m.group(1)} s"))
-    rows = find("README.md", r"\| (0\d) \| \[[^\]]+\]\(notebooks/([^)]+)\.ipynb\) \|[^\n]*\| ~(\d+) (s|min) \|")
+    covered.add((DOCS, f"{m.group(1)} s"))
+    rows = find(DOCS, r"\| (0\d) \| \[[^\]]+\]\(notebooks/([^)]+)\.ipynb\) \|[^\n]*\| ~(\d+) (s|min) \|")
     assert len(rows) == len(release.solution_notebooks())
     for m in rows:
         seconds = notebook_seconds(m.group(2), COURSE_TIME_MACHINE)
         quoted = int(m.group(3)) * (60 if m.group(4) == "min" else 1)
         assert about(quoted, seconds, abs_=60 if m.group(4) == "min" else 1), \
             f"README: notebook {m.group(1)} takes ~{m.group(3)} {m.group(4)}; bench/results says {seconds} s"
-        covered.add(("README.md", f"{m.group(3)} {m.group(4)}"))
+        covered.add((DOCS, f"{m.group(3)} {m.group(4)}"))
     return covered
 
 
@@ -159,7 +161,7 @@ def training_minutes() -> set:
     """'about 4 minutes' of notebook 04's training, in README and in the notebook: the benchmark's run of it."""
     covered = set()
     seconds = seed_runs()[1]["seconds"]
-    for where in ("README.md", "04_resnet50"):
+    for where in (DOCS, "04_resnet50"):
         for m in find(where, r"about (\d+) min(?:utes)?\b"):
             assert about(int(m.group(1)) * 60, seconds, rel=0.15, abs_=30), \
                 f"{where}: training 'about {m.group(1)} minutes'; bench/results: {seconds} s"
@@ -184,14 +186,14 @@ def accuracies() -> set:
         assert quoted == measured, f"{where}: {what} is quoted as {quoted}; the source says {measured}"
         covered.add((where, quoted))
 
-    [m] = find("README.md", r"\| (TBD|[\d.]+%) with the notebook's shuffling seed; (TBD|[\d.]+%) to (TBD|[\d.]+%) "
+    [m] = find(DOCS, r"\| (TBD|[\d.]+%) with the notebook's shuffling seed; (TBD|[\d.]+%) to (TBD|[\d.]+%) "
                             r"with seeds 2 to 5")
     for quoted, measured, what in zip(m.groups(), (first, others[0], others[-1]),
                                       ("seed 1's test accuracy", "seeds 2-5's lowest", "seeds 2-5's highest")):
-        agree("README.md", quoted, f"{100 * measured:.1f}%", what)
-    [m] = find("README.md", r"at least (TBD|0\.\d+) \(it reaches (TBD|[01]\.\d+)\)")
-    agree("README.md", m.group(1), f"{target}", "check_training's target")
-    agree("README.md", m.group(2), f"{first:.3f}", "seed 1's test accuracy")
+        agree(DOCS, quoted, f"{100 * measured:.1f}%", what)
+    [m] = find(DOCS, r"at least (TBD|0\.\d+) \(it reaches (TBD|[01]\.\d+)\)")
+    agree(DOCS, m.group(1), f"{target}", "check_training's target")
+    agree(DOCS, m.group(2), f"{first:.3f}", "seed 1's test accuracy")
     [m] = find("04_resnet50", r"reaches (TBD|[01]\.\d+) in these (\d+) epochs on a 2-core Intel Xeon; four other "
                               r"shuffling seeds gave (TBD|0\.\d+) to (TBD|[01]\.\d+)")
     assert m.group(2) == str(runs[1]["epochs"])
@@ -211,11 +213,11 @@ def nearest_centroid() -> set:
     from tests.test_dataset import raw_pixel_baselines
 
     centroid, neighbour = raw_pixel_baselines(*load_dataset()[:4])
-    [m] = find("README.md", r"\| nearest centroid on raw pixels \| (\d+)% \|")
-    [n] = find("README.md", r"\| nearest neighbour \(one training image\) on raw pixels \| (\d+)% \|")
+    [m] = find(DOCS, r"\| nearest centroid on raw pixels \| (\d+)% \|")
+    [n] = find(DOCS, r"\| nearest neighbour \(one training image\) on raw pixels \| (\d+)% \|")
     assert int(m.group(1)) == round(100 * centroid), f"nearest centroid: {centroid:.3f}"
     assert int(n.group(1)) == round(100 * neighbour), f"nearest neighbour: {neighbour:.3f}"
-    return {("README.md", f"{m.group(1)}%"), ("README.md", f"{n.group(1)}%")}
+    return {(DOCS, f"{m.group(1)}%"), (DOCS, f"{n.group(1)}%")}
 
 
 def resnet50_counts() -> set:
@@ -256,7 +258,7 @@ def grading_speed() -> set:
     """README's submissions per minute, one by one, with --jobs 2 and on a cluster: bench.grading's run."""
     [path] = sorted(RESULTS.glob("grading-*.json"))
     runs = {run["mode"]: run for run in json.loads(path.read_text())["runs"]}
-    [m] = find("README.md", r"graded at ([\d.]+)\s+submissions a minute one by one, ([\d.]+) with `--jobs 2` and "
+    [m] = find(DOCS, r"graded at ([\d.]+)\s+submissions a minute one by one, ([\d.]+) with `--jobs 2` and "
                             r"([\d.]+) on a 2-worker cluster")
     for quoted, mode in zip(m.groups(), ("serial", "jobs 2", "cluster")):
         assert float(quoted) == round(runs[mode]["submissions_per_minute"], 1), (mode, quoted)
@@ -268,14 +270,14 @@ def sandbox_cost() -> set:
     [path] = sorted(RESULTS.glob("grading_sandbox-*.json"))
     result = json.loads(path.read_text())
     added = [c["added"] for c in result["seconds_per_submission"].values()]
-    [m] = find("README.md", r"a submission took ([\d.]+) to ([\d.]+) s less than with `--no-sandbox`")
+    [m] = find(DOCS, r"a submission took ([\d.]+) to ([\d.]+) s less than with `--no-sandbox`")
     assert max(added) < 0, "the sandbox now costs time: README says it does not"
     assert (float(m.group(1)), float(m.group(2))) == (round(-max(added), 1), round(-min(added), 1))
-    [m] = find("README.md", r"\((\d+) students x notebooks 01, 02, 03 and 05 on 2 AMD EPYC threads")
+    [m] = find(DOCS, r"\((\d+) students x notebooks 01, 02, 03 and 05 on 2 AMD EPYC threads")
     assert int(m.group(1)) == result["students"] and result["machine"]["cpu"] == "AMD EPYC"
     assert sorted(result["seconds_per_submission"]) == ["01_residual_equations", "02_identity_block",
                                                          "03_convolutional_block", "05_resnet_family"]
-    return {("README.md", f"{m.group(2)} s") for m in find("README.md", r"took ([\d.]+) to ([\d.]+) s less")}
+    return {(DOCS, f"{m.group(2)} s") for m in find(DOCS, r"took ([\d.]+) to ([\d.]+) s less")}
 
 
 def hidden_cost() -> set:
@@ -286,30 +288,30 @@ def hidden_cost() -> set:
     total = {col: sum(c[col] * c["submissions"] for c in cost.values()) for col in ("with", "without")}
     percent = 100 * (total["with"] / total["without"] - 1)
     assert percent <= 10, f"grading's own inputs add {percent:.1f}% to a class's grading: more than 10%"
-    [m] = find("README.md", r"They add ([\d.]+)% to the time a class\s+takes to grade \((\d+) students x notebooks "
+    [m] = find(DOCS, r"They add ([\d.]+)% to the time a class\s+takes to grade \((\d+) students x notebooks "
                             r"01 to 05 on 2 AMD EPYC threads")
     assert float(m.group(1)) == round(percent, 1) and int(m.group(2)) == result["students"], m.groups()
     assert result["machine"]["cpu"] == "AMD EPYC" and len(cost) == 5, sorted(cost)
-    return {("README.md", f"{m.group(1)}%")}
+    return {(DOCS, f"{m.group(1)}%")}
 
 
 def sandbox_limits() -> set:
     """README's limits of the sandbox and of what the judge keeps are the code's settings."""
     from resnets_course import judge, judge_kernel, sandbox
 
-    [m] = find("README.md", r"limits: (\d+) GiB of address space, (\d+) processes and threads, files of at most "
+    [m] = find(DOCS, r"limits: (\d+) GiB of address space, (\d+) processes and threads, files of at most "
                             r"(\d+) GiB, (\d+) MB of `/tmp`; the judge keeps (\d+) MB of a cell's output and "
                             r"([\d,]+) characters of what a student's code prints")
     got = [int(g.replace(",", "")) for g in m.groups()]
     assert got == [sandbox.ADDRESS_SPACE // 2**30, sandbox.PROCESSES, sandbox.FILE_SIZE // 2**30,
                    sandbox.TMP_SIZE // 2**20, judge.OUTPUT_KEPT // 2**20, judge_kernel.PRINTED_KEPT], got
-    return {("README.md", m.group(6))}
+    return {(DOCS, m.group(6))}
 
 
 def judge_tolerance() -> set:
     from resnets_course.judge import TOLERANCE
 
-    [m] = find("README.md", r"within ±([\d.]+) \(plus ([\d.]+)% of the number\)")
+    [m] = find(DOCS, r"within ±([\d.]+) \(plus ([\d.]+)% of the number\)")
     assert (float(m.group(1)), float(m.group(2)) / 100) == (TOLERANCE["abs"], TOLERANCE["rel"])
     return set()
 
@@ -320,13 +322,13 @@ def grading_timeouts() -> set:
     from resnets_course.judge import DEFAULT_CELL_TIMEOUT
     from tools.nbgrader_export import CONFIG
 
-    [m] = find("README.md", r"\(`--cell-timeout`, (\d+) s, enough for notebook 04's training\) and an overall one "
+    [m] = find(DOCS, r"\(`--cell-timeout`, (\d+) s, enough for notebook 04's training\) and an overall one "
                             r"\(`--timeout`, (\d+) s\)")
     assert (int(m.group(1)), int(m.group(2))) == (DEFAULT_CELL_TIMEOUT, SUBMISSION_TIMEOUT)
     defaults = argument_parser().parse_args(["submissions/"])
     assert (defaults.cell_timeout, defaults.timeout) == (DEFAULT_CELL_TIMEOUT, SUBMISSION_TIMEOUT)
     [nbgrader] = re.findall(r"^c\.Execute\.timeout = (\d+)$", CONFIG, re.M)
-    [m] = find("README.md", r"sets `c\.Execute\.timeout = (\d+)`")
+    [m] = find(DOCS, r"sets `c\.Execute\.timeout = (\d+)`")
     assert m.group(1) == nbgrader
     # Notebook 04 as measured here, on a machine half as fast; nbgrader's may run two at a time on it.
     seconds = notebook_seconds("04_resnet50")
@@ -446,8 +448,8 @@ def test_every_measured_looking_number_has_a_source():
     covered = set().union(*(check() for check in SOURCES))
     unsourced = []
     for where, text in texts().items():
-        printed = "" if where == "README.md" else stored_outputs(read(REPO / "notebooks" / f"{where}.ipynb"))
-        fractions = [] if where == "README.md" else list(FRACTION.finditer(text))
+        printed = "" if where == DOCS else stored_outputs(read(REPO / "notebooks" / f"{where}.ipynb"))
+        fractions = [] if where == DOCS else list(FRACTION.finditer(text))
         for m in sorted([*TOKEN.finditer(text), *fractions], key=lambda m: m.start()):
             token = m.group(0)
             if (where, token) in covered or (where, token) in NOT_MEASURED or (printed and token in printed):

@@ -1,7 +1,8 @@
 """Build the course as a static book, readable offline: python -m tools.book -> build/book/index.html
 
 The solution notebooks are shown with their stored outputs (never executed) by Sphinx, myst-nb and
-sphinx-book-theme; the settings and the contents page are in book/. The notebooks are staged in
+sphinx-book-theme, followed by the manual (book/manual/, and bench/README.md as its performance notes);
+the settings and the contents page are in book/. The notebooks are staged in
 build/book-src/ beside copies of images/, so that their relative image links resolve, and their
 "Contents" link (README.md in the repository) points at the book's contents page.
 """
@@ -28,10 +29,33 @@ def _write_if_changed(path: Path, data: bytes) -> None:
         path.write_bytes(data)
 
 
+# The manual's links into the repository, written (in book/manual/) as they resolve in the repository, and what
+# they become in the book: the performance notes are a chapter of it, images and notebooks are staged beside it.
+REPOSITORY_LINKS = {"](../../bench/README.md": "](benchmark-notes.md", "](../../images/": "](../images/",
+                    "](../../notebooks/": "](../notebooks/"}
+
+
+def manual() -> dict[str, str]:
+    """{file name: Markdown} of the manual's chapters as the book shows them (bench/README.md among them)."""
+    chapters = {path.name: path.read_text() for path in sorted((SETTINGS / "manual").glob("*.md"))}
+    chapters["benchmark-notes.md"] = (REPO / "bench" / "README.md").read_text().replace("](../README.md)", "](../index.md)")
+    for name, text in chapters.items():
+        for repository, book_link in REPOSITORY_LINKS.items():
+            text = text.replace(repository, book_link)
+        if "](../../" in text:
+            raise RuntimeError(f"book/manual/{name} links into the repository where the book has no page: "
+                               f"{text[text.index('](../../'):][:80]!r}; add it to tools.book.REPOSITORY_LINKS")
+        chapters[name] = text
+    return chapters
+
+
 def stage(notebooks: list[Path] | None = None, stage_dir: Path = STAGE) -> Path:
     """Lay out the book's sources: contents page, notebooks (README links -> contents), images."""
     wanted = {"index.md"}
     _write_if_changed(stage_dir / "index.md", (SETTINGS / "index.md").read_bytes())
+    for name, text in manual().items():
+        _write_if_changed(stage_dir / "manual" / name, text.encode())
+        wanted.add(f"manual/{name}")
     for path in notebooks or solution_notebooks():
         text = path.read_text().replace("](../README.md)", "](../index.md)")
         _write_if_changed(stage_dir / "notebooks" / path.name, text.encode())
@@ -69,8 +93,8 @@ def main(argv=None) -> int:
     except RuntimeError as e:
         print(f"book: {e}")
         return 1
-    print(f"book: {index} ({time.monotonic() - started:.0f} s); open it in a browser, or copy "
-          f"{args.out} to any static web host")
+    print(f"book: {index} ({time.monotonic() - started:.0f} s); serve it (python3 -m http.server -d {args.out} 8000, "
+          f"then open http://localhost:8000: its search needs a server), or copy {args.out} to any static web host")
     return 0
 
 

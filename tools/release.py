@@ -310,7 +310,13 @@ def check_release() -> list[str]:
 
 BUNDLE_README = """# Residual Networks: the student's course files
 
-Release {rid}. Notebooks are in `notebooks/`: work through them in order, 01 to 05.
+Release {rid}. Notebooks are in `notebooks/`: work through them in order.
+
+{table}
+
+Notebook 04 imports your `identity_block` and `convolutional_block` from your saved notebooks 02 and 03:
+save those first and keep the notebooks together in `notebooks/`. Its training takes the longest (the
+last column: one run of the course's solution on a 2-core CPU).
 
 Set up once, then open the course (from this folder; add `--allow-root` in a container):
 
@@ -327,7 +333,16 @@ python3 -m pytest notebooks/02_identity_block.ipynb
 ```
 
 Only your graded cells are judged: every other cell runs as released, whatever your file holds.
+
+The course is under the MIT License (`LICENSE`).
 """
+
+
+def _notebook_table() -> str:
+    """README's table of the notebooks, for the bundle (its links lead to the bundle's student notebooks)."""
+    readme = (REPO / "README.md").read_text()
+    section = readme[readme.index("## The notebooks"):]
+    return "\n".join(line for line in section.splitlines()[1:] if line.startswith("|"))
 
 
 def _bundle_pyproject() -> str:
@@ -363,7 +378,8 @@ def student_bundle(out: Path) -> str:
         shutil.copy(path, out / path.name)
     shutil.copy(REPO / "requirements.txt", out / "requirements.txt")
     (out / "pyproject.toml").write_text(_bundle_pyproject())
-    (out / "README.md").write_text(BUNDLE_README.format(rid=rid))
+    shutil.copy(REPO / "LICENSE", out / "LICENSE")
+    (out / "README.md").write_text(BUNDLE_README.format(rid=rid, table=_notebook_table()))
     return rid
 
 

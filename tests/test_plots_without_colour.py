@@ -1,0 +1,69 @@
+"""The course's plots can be read without telling colours apart: every legend's entries differ in line style,
+marker or hatching as well (a reader who does not see red and green apart, or prints in grey)."""
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from resnets_course import counting, degradation, numpy_blocks, plots  # noqa: E402
+
+
+def _figure4():
+    return degradation.plot_figure4({(kind, depth): np.full((3, 4), 0.5) for kind in ("plain", "residual")
+                                     for depth in (18, 34)})
+
+
+def _family():
+    rows = [SimpleNamespace(depth=d, block="basic" if d < 50 else "bottleneck", params=d * 1e6, multiply_adds=d * 1e8)
+            for d in (18, 34, 50, 101, 152)]
+    return counting.plot_family(rows)
+
+
+def _degradation():
+    names = (numpy_blocks.PLAIN_SHALLOW, numpy_blocks.PLAIN_DEEP, numpy_blocks.RESIDUAL_HE, numpy_blocks.RESIDUAL_ZERO)
+    return plots.plot_degradation({name: np.full((2, 120), 0.1 * (k + 1)) for k, name in enumerate(names)})
+
+
+def _history():
+    values = [0.5, 0.4, 0.3]
+    return plots.plot_history(SimpleNamespace(history={"loss": values, "val_loss": values, "accuracy": values,
+                                                       "val_accuracy": values}))
+
+
+def _cue(handle) -> tuple:
+    """What tells a legend entry apart other than its colour."""
+    if isinstance(handle, Line2D):
+        return ("line", handle.get_linestyle(), handle.get_marker())
+    if isinstance(handle, Patch):
+        return ("patch", handle.get_hatch() or "")
+    return (type(handle).__name__,)
+
+
+@pytest.mark.parametrize("draw", [_figure4, _family, _degradation, _history], ids=lambda f: f.__name__[1:])
+def test_legend_entries_differ_in_more_than_colour(draw):
+    fig = draw()
+    try:
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        assert legends, "the figure has no legend"
+        for legend in legends:
+            handles = legend.legend_handles
+            cues = [_cue(h) for h in handles]
+            assert len(set(cues)) == len(cues), [t.get_text() for t in legend.get_texts()]
+    finally:
+        plt.close(fig)
+
+
+def test_the_check_tells_colour_alone_apart():
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], color="C0", label="a")
+    ax.plot([0, 1], color="C3", label="b")
+    legend = ax.legend()
+    cues = [_cue(h) for h in legend.legend_handles]
+    plt.close(fig)
+    assert len(set(cues)) < len(cues)
