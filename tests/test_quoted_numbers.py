@@ -295,6 +295,16 @@ def hidden_cost() -> set:
     return {(DOCS, f"{m.group(1)}%")}
 
 
+def suite_time() -> set:
+    """The manual's time of the test suite: one quiet .ci/run, recorded by bench.suite_time (the clock is no test)."""
+    [path] = sorted(RESULTS.glob("suite_time-*.json"))
+    run = json.loads(path.read_text())
+    [m] = find(DOCS, r"passed (\d+) tests in\s+([\d.]+) minutes on a 2-core AMD EPYC")
+    assert (int(m.group(1)), float(m.group(2))) == (run["passed"], round(run["seconds"] / 60, 1)), m.groups()
+    assert run["failed"] == 0 and run["seconds"] < 30 * 60 and run["machine"]["cpu"] == "AMD EPYC"
+    return {(DOCS, f"{m.group(2)} minutes")}
+
+
 def sandbox_limits() -> set:
     """README's limits of the sandbox and of what the judge keeps are the code's settings."""
     from resnets_course import judge, judge_kernel, sandbox
@@ -436,7 +446,7 @@ def figure4_mlp() -> set:
 
 
 SOURCES = [numpy_experiments, figure4_mlp, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
-           resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, sandbox_limits, judge_tolerance, grading_timeouts]
+           resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, suite_time, sandbox_limits, judge_tolerance, grading_timeouts]
 
 
 @pytest.mark.parametrize("check", SOURCES, ids=lambda f: f.__name__)
