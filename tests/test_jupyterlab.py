@@ -1,6 +1,8 @@
 """A student's session in JupyterLab, started as README starts it, driven in Chromium: open the student notebook
 02, Run All and read the check's hint; write the solution into the graded cell through the editor; Run All and
-read "All tests passed."; the check cells cannot be edited or deleted; the diagram shows.
+read "All tests passed."; the check cells cannot be edited or deleted; the diagram shows. Then notebook 03 with
+the keyboard only (arrows, Enter, typing, Shift+Enter, Ctrl+S). The course's settings hold (no news question, no
+nbgrader menu) and axe-core finds no serious problem in the notebook's Markdown and outputs.
 
 It works on a copy of the course in a temporary folder, so the repository's notebooks are never changed.
 Screenshots go to build/screenshots/jupyterlab-*.png.
@@ -190,3 +192,45 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
 
         assert watch.take() == []
     assert read(REPO / NOTEBOOK).cells[graded].source != correct, "the repository's student notebook was changed"
+
+
+KEYBOARD_NOTEBOOK = "notebooks/student/03_convolutional_block.ipynb"
+
+
+def test_a_student_does_an_exercise_with_the_keyboard_only(lab):
+    """Notebook 03 without the mouse: to the graded cell with the arrow keys, Enter to edit, type the solution,
+    Escape, back to the top, Shift+Enter through every cell down to the check, read its verdict, Ctrl+S."""
+    url, course = lab
+    nb = read(course / KEYBOARD_NOTEBOOK)
+    [graded] = [i for i, c in enumerate(nb.cells) if "graded" in c.metadata.get("tags", [])]
+    last_check = max(i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", []))
+    solution = read(REPO / "notebooks" / "03_convolutional_block.ipynb")
+    correct = fill_graded(nb.cells[graded].source,
+                          next(c.source for c in solution.cells if "graded" in c.metadata.get("tags", [])))
+    with browser() as chromium:
+        page = chromium.new_page(viewport={"width": 1400, "height": 1000})
+        watch = PageWatch(page, cancelled_ok=True)
+        page.goto(url + "lab/tree/" + KEYBOARD_NOTEBOOK + "?reset")   # a fresh layout: notebook 02 stays closed
+        page.wait_for_selector(CELL.format(0), timeout=60_000)
+        page.wait_for_function(IDLE, timeout=120_000)
+        keys = page.keyboard
+        keys.press("Escape")                      # command mode, on the first cell
+        for _ in range(graded):
+            keys.press("ArrowDown")
+        keys.press("Enter")                       # edit the graded cell
+        keys.press("Control+a")
+        keys.insert_text(correct)
+        keys.press("Escape")
+        assert _source(page, graded) == correct
+        for _ in range(graded):
+            keys.press("ArrowUp")
+        for _ in range(last_check + 1):          # run each cell in turn, as far as the last check
+            keys.press("Shift+Enter")
+            page.wait_for_timeout(100)
+        page.wait_for_function(IDLE, timeout=180_000)
+        assert "All tests passed." in _output(page, last_check), _output(page, last_check)
+        screenshot(page, "jupyterlab-3-keyboard")
+        keys.press("Control+s")
+        page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
+        assert watch.take() == []
+    assert read(course / KEYBOARD_NOTEBOOK).cells[graded].source == correct, "Ctrl+S did not save the solution"
