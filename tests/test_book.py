@@ -186,6 +186,8 @@ def readme_manual_links() -> list[tuple[str, str]]:
 def test_readme_is_a_front_door_that_links_every_chapter_of_the_manual():
     lines = (book.REPO / "README.md").read_text().splitlines()
     assert len(lines) <= README_LINES, f"README has {len(lines)} lines; the manual (book/manual/) takes the rest"
+    # the book is served, not opened as a file: from file:// the browser keeps its search from the page texts
+    assert "python3 -m tools.book && python3 -m http.server -d build/book" in "\n".join(lines)
     chapters = {p.name for p in (book.REPO / "book" / "manual").glob("*.md")}
     assert chapters and chapters == {name for name, _ in readme_manual_links()}, "README links each chapter once"
 
