@@ -140,6 +140,13 @@ def paired_cost(subs, pair: str, quick: bool = False) -> dict[str, dict[str, flo
                    "submissions": len(s[True])} for name, s in sorted(seconds.items())}
 
 
+def class_totals(cost: dict, pair: str) -> tuple[float, float, float]:
+    """The whole class's wall seconds both ways of ``pair``, and the percentage the first adds to the second."""
+    yes, no = COLUMNS[pair]
+    first, second = (sum(c[col] * c["submissions"] for c in cost.values()) for col in (yes, no))
+    return first, second, 100 * (first / second - 1)
+
+
 def paired_table(cost: dict, pair: str, machine: dict) -> str:
     yes, no = COLUMNS[pair]
     lines = [f"Wall seconds per submission on {machine['cpu']} ({machine['threads']} threads), mean",
@@ -147,9 +154,8 @@ def paired_table(cost: dict, pair: str, machine: dict) -> str:
     for name, c in cost.items():
         lines.append(f"{name:<24} {c[yes]:>11.2f} {c[no]:>11.2f} {c['added']:>+6.2f}")
     if pair == "hidden":
-        total = {col: sum(c[col] * c["submissions"] for c in cost.values()) for col in (yes, no)}
-        lines.append(f"{'the class':<24} {total[yes]:>11.1f} {total[no]:>11.1f} "
-                     f"{100 * (total[yes] / total[no] - 1):>+5.1f}%")
+        first, second, percent = class_totals(cost, pair)
+        lines.append(f"{'the class':<24} {first:>11.1f} {second:>11.1f} {percent:>+5.1f}%")
     return "\n".join(lines)
 
 

@@ -761,7 +761,7 @@ class JudgedNotebook(pytest.File):
             # for; a cell deleted from the file by the release's count of code cells.
             where = step.place or f"code cell {cell['index'] + 1} of the release (not in your file)"
             first = next((line.strip() for line in cell["source"].splitlines() if line.strip()), "")[:60]
-            label = f"{where}" + (f" [{cell['role']} {cell['exercise']}]" if cell.get("exercise") else "") + \
+            label = where + (f" [{cell['role']} {cell['exercise']}]" if cell.get("exercise") else "") + \
                 (f": {first}" if first else "")
             yield JudgedCell.from_parent(self, name=label, k=k)
 

@@ -13,13 +13,18 @@ from tools import release
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)|(?:src|href)=\"([^\"]+)\"")
 
 
+def links_in(text: str):
+    """The relative links and images of Markdown ``text`` (or its HTML), as file paths."""
+    for match in LINK.finditer(text):
+        target = match.group(1) or match.group(2)
+        if not re.match(r"^[a-z]+:", target) and not target.startswith("#"):
+            yield unquote(target.split("#")[0])
+
+
 def links(nb):
     for cell in nb.cells:
         if cell.cell_type == "markdown":
-            for match in LINK.finditer(cell.source):
-                target = match.group(1) or match.group(2)
-                if not re.match(r"^[a-z]+:", target) and not target.startswith("#"):
-                    yield unquote(target.split("#")[0])
+            yield from links_in(cell.source)
 
 
 def served_folder() -> Path:
@@ -31,8 +36,9 @@ def served_folder() -> Path:
 
 
 def broken_links(path: Path, root: Path) -> list[str]:
+    """What links of a notebook or a Markdown file point at nothing, or outside ``root``."""
     problems = []
-    for target in links(read(path)):
+    for target in links_in(path.read_text()) if path.suffix == ".md" else links(read(path)):
         resolved = (path.parent / target).resolve()
         if not resolved.exists():
             problems.append(f"{target}: no such file ({resolved})")
@@ -51,19 +57,11 @@ def test_every_link_and_image_resolves_where_readme_serves_the_course(path):
 
 
 DOCS = [REPO / "README.md", *sorted((REPO / "book" / "manual").glob("*.md"))]
-MARKDOWN_LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
 def test_readme_and_the_manual_link_to_files_that_exist_where_readme_serves_the_course(path):
-    root, problems = served_folder(), []
-    for target in MARKDOWN_LINK.findall(path.read_text()):
-        if re.match(r"^[a-z]+:", target) or target.startswith("#"):
-            continue
-        resolved = (path.parent / unquote(target.split("#")[0])).resolve()
-        if not resolved.exists() or not resolved.is_relative_to(root):
-            problems.append(target)
-    assert problems == []
+    assert broken_links(path, served_folder()) == []
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda p: str(p.relative_to(REPO)))
@@ -108,7 +106,7 @@ def test_the_student_bundle_has_working_links_and_no_results_or_solutions(tmp_pa
     # Its README lists every notebook (links that resolve in the bundle), says 02 and 03 go before 04, and the
     # licence is there.
     readme = bundle / "README.md"
-    assert [t for t in MARKDOWN_LINK.findall(readme.read_text()) if t.endswith(".ipynb")] == \
+    assert [t for t in links_in(readme.read_text()) if t.endswith(".ipynb")] == \
            [f"notebooks/{p.name}" for p in notebooks]
     assert "save those first" in readme.read_text() and (bundle / "LICENSE").read_text() == (REPO / "LICENSE").read_text()
     for path in notebooks:
