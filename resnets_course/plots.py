@@ -157,11 +157,15 @@ def plot_prediction(image, probabilities, title: str = "Your image"):
     left.axis("off")
     left.set_title(title)
     best = int(np.argmax(probabilities))
-    right.bar(range(len(probabilities)), probabilities,
-              color=["tab:orange" if k == best else "tab:blue" for k in range(len(probabilities))])
+    bars = right.bar(range(len(probabilities)), probabilities, color="tab:blue", edgecolor="black", linewidth=0.6)
+    # The prediction is told by hatching and words as well as colour: readable in grey and by colour-blind readers.
+    bars[best].set(facecolor="tab:orange", hatch="//", hatchcolor="black")
+    right.annotate(f"predicted: {best}\n({probabilities[best]:.2f})", (best, probabilities[best]),
+                   xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8)
     right.set_xticks(range(len(probabilities)))
     right.set_xlabel("sign (ASL numeral)")
-    right.set_ylim(0, 1)
+    right.set_ylim(0, 1.25)
+    right.set_yticks([0, 0.25, 0.5, 0.75, 1])
     right.set_title("class probabilities")
     fig.tight_layout()
     return fig

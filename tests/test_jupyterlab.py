@@ -1,6 +1,6 @@
 """A student's session in JupyterLab, started as README starts it, driven in Chromium: open the student notebook
 02, Run All and read the check's hint; write the solution into the graded cell through the editor; Run All and
-read "All tests passed."; the check cells cannot be edited or deleted; the diagram shows. Then notebook 03 with
+read "All tests passed."; the check cells cannot be edited or deleted; the diagram shows. Then notebook 02 again with
 the keyboard only (arrows, Enter, typing, Shift+Enter, Ctrl+S). The course's settings hold (no news question, no
 nbgrader menu) and axe-core finds no serious problem in the notebook's Markdown and outputs.
 
@@ -9,6 +9,8 @@ Screenshots go to build/screenshots/jupyterlab-*.png.
 """
 from __future__ import annotations
 
+import http.cookiejar
+import json
 import os
 import shutil
 import socket
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -194,23 +197,33 @@ def test_a_student_runs_fails_fixes_and_passes_notebook_02(lab):
     assert read(REPO / NOTEBOOK).cells[graded].source != correct, "the repository's student notebook was changed"
 
 
-KEYBOARD_NOTEBOOK = "notebooks/student/03_convolutional_block.ipynb"
+def _shut_down_kernels(url: str) -> None:
+    """End every kernel session of the server, as JupyterLab's "Shut Down All" does (with its XSRF cookie)."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    opener.open(url + "lab")   # sets the _xsrf cookie
+    xsrf = next(cookie.value for cookie in jar if cookie.name == "_xsrf")
+    for session in json.load(opener.open(url + "api/sessions")):
+        opener.open(urllib.request.Request(url + f"api/sessions/{session['id']}", method="DELETE",
+                                           headers={"X-XSRFToken": xsrf}))
 
 
 def test_a_student_does_an_exercise_with_the_keyboard_only(lab):
-    """Notebook 03 without the mouse: to the graded cell with the arrow keys, Enter to edit, type the solution,
+    """Notebook 02 without the mouse: to the graded cell with the arrow keys, Enter to edit, type the solution,
     Escape, back to the top, Shift+Enter through every cell down to the check, read its verdict, Ctrl+S."""
     url, course = lab
-    nb = read(course / KEYBOARD_NOTEBOOK)
+    shutil.copy(REPO / NOTEBOOK, course / NOTEBOOK)   # the release as it ships, whatever the mouse test left there
+    _shut_down_kernels(url)   # and a fresh kernel
+    nb = read(course / NOTEBOOK)
     [graded] = [i for i, c in enumerate(nb.cells) if "graded" in c.metadata.get("tags", [])]
     last_check = max(i for i, c in enumerate(nb.cells) if "check" in c.metadata.get("tags", []))
-    solution = read(REPO / "notebooks" / "03_convolutional_block.ipynb")
+    solution = read(REPO / "notebooks" / Path(NOTEBOOK).name)
     correct = fill_graded(nb.cells[graded].source,
                           next(c.source for c in solution.cells if "graded" in c.metadata.get("tags", [])))
     with browser() as chromium:
         page = chromium.new_page(viewport={"width": 1400, "height": 1000})
         watch = PageWatch(page, cancelled_ok=True)
-        page.goto(url + "lab/tree/" + KEYBOARD_NOTEBOOK + "?reset")   # a fresh layout: notebook 02 stays closed
+        page.goto(url + "lab/tree/" + NOTEBOOK + "?reset")   # a fresh layout: nothing the mouse test opened
         page.wait_for_selector(CELL.format(0), timeout=60_000)
         page.wait_for_function(IDLE, timeout=120_000)
         keys = page.keyboard
@@ -233,4 +246,4 @@ def test_a_student_does_an_exercise_with_the_keyboard_only(lab):
         keys.press("Control+s")
         page.wait_for_function("() => !document.querySelector('.jp-mod-dirty')", timeout=10_000)
         assert watch.take() == []
-    assert read(course / KEYBOARD_NOTEBOOK).cells[graded].source == correct, "Ctrl+S did not save the solution"
+    assert read(course / NOTEBOOK).cells[graded].source == correct, "Ctrl+S did not save the solution"

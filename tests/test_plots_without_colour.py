@@ -67,3 +67,16 @@ def test_the_check_tells_colour_alone_apart():
     cues = [_cue(h) for h in legend.legend_handles]
     plt.close(fig)
     assert len(set(cues)) < len(cues)
+
+
+@pytest.mark.parametrize("probabilities", [[0.05, 0.1, 0.7, 0.05, 0.05, 0.05], [0.9, 0.02, 0.02, 0.02, 0.02, 0.02]])
+def test_the_predicted_sign_is_marked_by_more_than_colour(probabilities):
+    fig = plots.plot_prediction(np.zeros((64, 64, 3)), probabilities)
+    try:
+        bars = fig.axes[1].patches
+        best = int(np.argmax(probabilities))
+        assert [bool(bar.get_hatch()) for bar in bars] == [k == best for k in range(len(bars))]
+        words = [text.get_text() for text in fig.axes[1].texts]
+        assert words == [f"predicted: {best}\n({probabilities[best]:.2f})"], words
+    finally:
+        plt.close(fig)
