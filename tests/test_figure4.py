@@ -1,47 +1,77 @@
-"""Notebook 05's Figure 4 in miniature: the NumPy nets are right, and what the notebook says holds on every seed."""
+"""Notebook 05's Figure 4 with convolutions: the nets are the paper's CIFAR-10 nets, the notebook's short run is the
+start of the benchmark's, and the committed result holds what its counts say."""
 import numpy as np
 import pytest
 
-from resnets_course import degradation as d
+from bench.figure4 import counts
+from resnets_course import cifar_nets as c
+from resnets_course.environment import FIGURE4_RESULT
 
 
-@pytest.mark.parametrize("residual", [False, True])
-def test_gradients_match_finite_differences(residual, monkeypatch):
-    monkeypatch.setitem(d.BLOCKS, 2, 1)   # a first layer, one block, the softmax layer
-    rng = np.random.default_rng(3)
-    x, y = rng.standard_normal((5, 7)), rng.integers(0, 3, 7)
-    layers = d.init_net(2, 5, 4, 3, rng)
-    _, _, grads = d.loss_and_grads(layers, x, y, residual)
-    for w, g in zip([w for layer in layers for w in layer], grads):
-        numeric = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            old = w[idx]
-            w[idx] = old + 1e-6
-            plus = d.loss_and_grads(layers, x, y, residual)[0]
-            w[idx] = old - 1e-6
-            minus = d.loss_and_grads(layers, x, y, residual)[0]
-            w[idx] = old
-            numeric[idx] = (plus - minus) / 2e-6
-        assert np.allclose(g, numeric, rtol=1e-4, atol=1e-7)
+@pytest.mark.parametrize("depth", [20, 56])
+def test_depths_and_weights_are_the_papers(depth):
+    """6n + 2 weight layers (6n + 1 convolutions and the softmax layer); plain and residual nets have the same
+    weights, since option A's shortcuts have none; the stages end at 32x32, 16x16 and 8x8 with 16, 32, 64 filters."""
+    import keras
+
+    nets = {kind: c.cifar_net(kind, depth, seed=1) for kind in ("plain", "residual")}
+    for kind, model in nets.items():
+        convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+        assert len(convs) + len(dense) == depth, kind
+        n = c.BLOCKS[depth]
+        assert [tuple(convs[2 * n * s].output.shape[1:]) for s in (1, 2, 3)] == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
+    assert nets["plain"].count_params() == nets["residual"].count_params()
+    adds = [layer for layer in nets["residual"].layers if isinstance(layer, keras.layers.Add)]
+    assert len(adds) == 3 * c.BLOCKS[depth] and not any(isinstance(layer, keras.layers.Add) for layer in nets["plain"].layers)
 
 
-def test_depths_are_the_papers():
-    layers = d.init_net(34, 192, 32, 6, np.random.default_rng(0))
-    assert len(layers) == 34 and len(d.init_net(18, 192, 32, 6, np.random.default_rng(0))) == 18
+def test_option_a_keeps_the_input_and_appends_zero_channels():
+    import keras
+
+    x = np.arange(2 * 4 * 4 * 3, dtype="float32").reshape(2, 4, 4, 3)
+    inputs = keras.Input((4, 4, 3))
+    out = keras.Model(inputs, c._option_a(inputs, 8))(x).numpy()
+    assert out.shape == (2, 2, 2, 8)
+    assert np.array_equal(out[..., :3], x[:, ::2, ::2, :]) and not out[..., 3:].any()
 
 
-def test_figure4_claims_hold_on_every_seed():
-    """The notebook's run (seeds 1, 2, 3, 20 epochs): every printed statement holds; and what its text says
-    the curves do not show (ResNet-34 below ResNet-18) is indeed not shown, on average."""
-    errors = d.figure4_runs((1, 2, 3))
-    findings = d.figure4_findings(errors)
-    assert findings and all(findings.values()), findings
-    assert errors["residual", 34][:, -1].mean() > errors["residual", 18][:, -1].mean()
+def test_the_same_seed_gives_the_same_net():
+    one, two = (c.cifar_net("residual", 20, seed=3).get_weights() for _ in range(2))
+    other = c.cifar_net("residual", 20, seed=4).get_weights()
+    assert all(np.array_equal(a, b) for a, b in zip(one, two))
+    assert not np.array_equal(one[0], other[0])
 
 
-def test_plain_nets_gradients_grow_towards_the_input():
-    """What notebook 05 says of the miniature's gradients at initialisation (seed 1): the deep plain net's first block
-    gets hundreds of times the last hidden layer's gradient, the residual nets' within a few times."""
-    ratios = d.figure4_gradient_ratios((1,))
-    assert ratios["plain", 34][0] > 100 and 5 < ratios["plain", 18][0] < 20
-    assert all(1 < ratios["residual", depth][0] < 6 for depth in (18, 34))
+def test_the_notebooks_run_in_quick_mode(monkeypatch):
+    monkeypatch.setenv("RESNETS_QUICK", "1")
+    runs = c.figure4_conv_run(nets=(("plain", 20), ("residual", 20)))
+    assert set(runs) == {("plain", 20), ("residual", 20)}
+    assert all(r.shape == (1,) and 0 <= r[0] <= 1 for r in runs.values())
+
+
+def test_the_committed_result_has_ten_seeds_and_its_counts_are_its_curves():
+    result = c.figure4_conv_committed()
+    assert len(result["seeds"]) >= 10 and result["steps"] == c.STEPS
+    for name, runs in result["nets"].items():
+        assert [run["seed"] for run in runs] == result["seeds"], name
+        assert all(len(run["epoch_errors"]) == c.STEPS // 16 for run in runs), name
+    assert counts(result["nets"]) == result["counts"]
+    assert FIGURE4_RESULT.name.startswith("figure4-")
+
+
+def test_the_plot_reads_without_colour():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    own = {(kind, 56): np.linspace(0.8, 0.1, 15) for kind in ("plain", "residual")}
+    fig = c.plot_figure4_conv(own, c.figure4_conv_committed())
+    try:
+        for ax in fig.axes:
+            handles = ax.get_legend().legend_handles
+            cues = [(h.get_linestyle(), h.get_marker()) for h in handles]
+            assert len(set(cues)) == len(cues)
+    finally:
+        plt.close(fig)
