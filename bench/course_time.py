@@ -3,6 +3,7 @@
     python -m bench.course_time                       # all solution notebooks, in order
     python -m bench.course_time 04_resnet50.ipynb     # one notebook
     python -m bench.course_time --write-back          # and store the fresh outputs in notebooks/
+    python -m bench.course_time 05_resnet_family.ipynb --update   # replace that notebook's row in the result
 
 Each notebook runs in a fresh kernel from notebooks/ (as JupyterLab and nbval run it), in a temporary
 copy so nothing in the repository changes; with --write-back the executed notebooks replace the
@@ -77,6 +78,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("notebooks", nargs="*", help="file names in notebooks/ (default: all)")
     parser.add_argument("--write-back", action="store_true", help="store the executed notebooks in notebooks/")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other notebooks' rows of the result already written (same machine)")
     args = parser.parse_args(argv)
     paths = [NOTEBOOKS / n for n in args.notebooks] or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,6 +91,10 @@ def main(argv=None):
             rows.append(time_notebook(workdir / path.name, workdir, keep_in=NOTEBOOKS if args.write_back else None))
             print(f"  {path.name}: {rows[-1]['seconds']:.0f} s", flush=True)
     machine = describe_machine()
+    if args.update:
+        fresh = {r["notebook"]: r for r in rows}
+        kept = json.loads(results_path("course_time").read_text())["notebooks"]
+        rows = [fresh.pop(r["notebook"], r) for r in kept] + list(fresh.values())
     print(f"\nCourse re-execution on {machine['cpu']} ({machine['threads']} threads)")
     print(f"{'notebook':<32} {'wall s':>7} {'in cells':>8}   slowest cells")
     for r in rows:
