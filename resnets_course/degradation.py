@@ -1,4 +1,6 @@
-"""He et al. (2015) Figure 4 in miniature (notebook 05): plain and residual nets of 18 and 34 layers, trained briefly.
+"""He et al. (2015) Figure 4 in miniature, as notebook 05 had it until 2026-12: plain and residual nets of 18 and 34
+layers, fully connected, trained briefly. Kept for earlier releases' notebooks, which import these names; today's
+notebook 05 runs the paper's convolutional nets instead (``cifar_nets``).
 
 The paper's Figure 4 trains plain and residual nets of 18 and 34 layers on ImageNet. Here the same comparison runs
 in seconds: fully connected nets of the paper's depths (a first layer, 8 or 16 blocks of two layers, a softmax

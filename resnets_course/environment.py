@@ -24,6 +24,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 DATASETS = REPO / "datasets"
 IMAGES = REPO / "images"
+# Notebook 05 plots this benchmark result (python -m bench.figure4 on the course's reference machine).
+FIGURE4_RESULT = REPO / "bench" / "results" / "figure4-amd-epyc-2t.json"
 #: The versions the course is tested with; requirements.txt pins the same (a test keeps them equal).
 PINS = {
     "tensorflow": "2.21.0",

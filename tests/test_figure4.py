@@ -23,7 +23,8 @@ def test_depths_and_weights_are_the_papers(depth):
         assert [tuple(convs[2 * n * s].output.shape[1:]) for s in (1, 2, 3)] == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
     assert nets["plain"].count_params() == nets["residual"].count_params()
     adds = [layer for layer in nets["residual"].layers if isinstance(layer, keras.layers.Add)]
-    assert len(adds) == 3 * c.BLOCKS[depth] and not any(isinstance(layer, keras.layers.Add) for layer in nets["plain"].layers)
+    assert len(adds) == 3 * c.BLOCKS[depth]
+    assert not any(isinstance(layer, keras.layers.Add) for layer in nets["plain"].layers)
 
 
 def test_option_a_keeps_the_input_and_appends_zero_channels():
@@ -75,3 +76,12 @@ def test_the_plot_reads_without_colour():
             assert len(set(cues)) == len(cues)
     finally:
         plt.close(fig)
+
+
+@pytest.mark.parametrize("depth", [20, 56])
+def test_kernel_sizes_are_the_nets(depth):
+    import keras
+
+    model = c.cifar_net("plain", depth, seed=1)
+    assert [int(layer.kernel.shape.num_elements()) for layer in model.layers
+            if isinstance(layer, keras.layers.Conv2D)] == c.kernel_sizes(depth)

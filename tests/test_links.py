@@ -7,6 +7,7 @@ from urllib.parse import unquote
 
 import pytest
 
+from resnets_course.environment import FIGURE4_RESULT
 from tests.notebook_tools import NOTEBOOKS, REPO, STUDENTS, read, readme_lab_command
 from tools import release
 
@@ -109,6 +110,8 @@ def test_the_student_bundle_has_working_links_and_no_results_or_solutions(tmp_pa
     assert [t for t in links_in(readme.read_text()) if t.endswith(".ipynb")] == \
            [f"notebooks/{p.name}" for p in notebooks]
     assert "save those first" in readme.read_text() and (bundle / "LICENSE").read_text() == (REPO / "LICENSE").read_text()
+    # Notebook 05 plots the committed benchmark result: it travels with the bundle.
+    assert (bundle / FIGURE4_RESULT.relative_to(REPO)).read_text() == FIGURE4_RESULT.read_text()
     for path in notebooks:
         assert broken_links(path, bundle.resolve()) == []
         nb = read(path)

@@ -11,12 +11,14 @@ import pytest  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from resnets_course import counting, degradation, numpy_blocks, plots  # noqa: E402
+from resnets_course import cifar_nets, counting, numpy_blocks, plots  # noqa: E402
 
 
 def _figure4():
-    return degradation.plot_figure4({(kind, depth): np.full((3, 4), 0.5) for kind in ("plain", "residual")
-                                     for depth in (18, 34)})
+    result = {"seeds": [1, 2], "steps": 400,
+              "nets": {f"{kind}-{depth}": [{"epoch_errors": [0.5] * 4}] * 2 for kind, depth in cifar_nets.NETS}}
+    own = {(kind, 56): np.full(3, 0.5) for kind in ("plain", "residual")}
+    return cifar_nets.plot_figure4_conv(own, result)
 
 
 def _family():

@@ -36,6 +36,7 @@ from pathlib import Path
 
 import nbformat
 
+from resnets_course.environment import FIGURE4_RESULT
 from resnets_course.judge import RELEASES, TOLERANCE, without_test_markers
 
 REPO = Path(__file__).resolve().parent.parent
@@ -377,6 +378,9 @@ def student_bundle(out: Path) -> str:
     for path in REPO.glob("*.py"):
         shutil.copy(path, out / path.name)
     shutil.copy(REPO / "requirements.txt", out / "requirements.txt")
+    figure4 = out / FIGURE4_RESULT.relative_to(REPO)   # the benchmark result notebook 05 plots
+    figure4.parent.mkdir(parents=True)
+    shutil.copy(FIGURE4_RESULT, figure4)
     (out / "pyproject.toml").write_text(_bundle_pyproject())
     shutil.copy(REPO / "LICENSE", out / "LICENSE")
     (out / "README.md").write_text(BUNDLE_README.format(rid=rid, table=_notebook_table()))
