@@ -113,7 +113,7 @@ QUICK_ENV = "RESNETS_QUICK"
 
 def quick_run() -> bool:
     """True when ``RESNETS_QUICK=1``: the test suite's contract runs check a notebook's plumbing with
-    a tiny training run; so does the suite's nbval run of notebook 04 unless pytest is given
+    a tiny training run; so do the suite's nbval runs of notebooks 04 and 05 unless pytest is given
     ``--full-training`` (conftest.py). Students always train in full."""
     return os.environ.get(QUICK_ENV, "") == "1"
 
