@@ -23,10 +23,7 @@ import numpy as np
 
 from bench.machine import describe_machine, results_path
 from bench.numpy_experiments import seed_range
-from resnets_course.cifar_nets import NETS, hand_images_32, train
-
-CHANCE = 5 / 6
-STALL = CHANCE / 2   # a net that ends above half of chance has barely learnt
+from resnets_course.cifar_nets import CHANCE, NETS, STALL, figure4_conv_table, hand_images_32, train
 
 
 def first_epoch_below(errors: list[float], level: float = 0.1) -> int | None:
@@ -86,20 +83,6 @@ def run(seeds: list[int], steps: int, lr: float, name: str = "figure4", previous
     return result
 
 
-def table(result: dict) -> str:
-    n = len(result["seeds"])
-    lines = [f"{'net':12s} {'final training error':>24s} {'grad first conv / last conv':>30s}   "
-             f"({n} seeds, {result['steps']} steps)"]
-    for name, runs in result["nets"].items():
-        final = [r["final_error"] for r in runs]
-        ratio = [r["gradient_norms_at_init"][0] / r["gradient_norms_at_init"][-1] for r in runs]
-        lines.append(f"{name:12s} {100 * np.median(final):>8.1f}% (median) "
-                     f"{100 * min(final):4.1f}-{100 * max(final):4.1f}% {min(ratio):>10.3g} - {max(ratio):<8.3g}")
-    lines.append("")
-    lines += [f"{claim}: {count} of {n} seeds" for claim, count in result["counts"].items()]
-    return "\n".join(lines)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", default="1-10", help="a seed or a range (default 1-10)")
@@ -113,7 +96,7 @@ def main() -> None:
     if previous and (previous["steps"], previous.get("lr", 0.1)) != (args.steps, args.lr):
         parser.error(f"the result there ran {previous['steps']} steps per net at lr {previous.get('lr', 0.1)}")
     result = run(seed_range(args.seeds), args.steps, args.lr, args.name, previous)
-    print(table(result))
+    print(figure4_conv_table(result))
     print(f"{result['seconds']:.0f} s; written to {results_path(args.name)}")
 
 

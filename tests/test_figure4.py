@@ -10,8 +10,9 @@ from resnets_course.environment import FIGURE4_RESULT
 
 @pytest.mark.parametrize("depth", [20, 56])
 def test_depths_and_weights_are_the_papers(depth):
-    """6n + 2 weight layers (6n + 1 convolutions and the softmax layer); plain and residual nets have the same
-    weights, since option A's shortcuts have none; the stages end at 32x32, 16x16 and 8x8 with 16, 32, 64 filters."""
+    """6n + 2 weight layers (6n + 1 convolutions and the softmax layer), each of the size ``kernel_sizes`` says; plain
+    and residual nets have the same weights, since option A's shortcuts have none; the stages end at 32x32, 16x16 and
+    8x8 with 16, 32, 64 filters."""
     import keras
 
     nets = {kind: c.cifar_net(kind, depth, seed=1) for kind in ("plain", "residual")}
@@ -19,6 +20,7 @@ def test_depths_and_weights_are_the_papers(depth):
         convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
         dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
         assert len(convs) + len(dense) == depth, kind
+        assert [int(layer.kernel.shape.num_elements()) for layer in convs] == c.kernel_sizes(depth), kind
         n = c.BLOCKS[depth]
         assert [tuple(convs[2 * n * s].output.shape[1:]) for s in (1, 2, 3)] == [(32, 32, 16), (16, 16, 32), (8, 8, 64)]
     assert nets["plain"].count_params() == nets["residual"].count_params()
@@ -59,29 +61,3 @@ def test_the_committed_result_has_ten_seeds_and_its_counts_are_its_curves():
         assert all(len(run["epoch_errors"]) == c.STEPS // 16 for run in runs), name
     assert counts(result["nets"]) == result["counts"]
     assert FIGURE4_RESULT.name.startswith("figure4-")
-
-
-def test_the_plot_reads_without_colour():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    own = {(kind, 56): np.linspace(0.8, 0.1, 15) for kind in ("plain", "residual")}
-    fig = c.plot_figure4_conv(own, c.figure4_conv_committed())
-    try:
-        for ax in fig.axes:
-            handles = ax.get_legend().legend_handles
-            cues = [(h.get_linestyle(), h.get_marker()) for h in handles]
-            assert len(set(cues)) == len(cues)
-    finally:
-        plt.close(fig)
-
-
-@pytest.mark.parametrize("depth", [20, 56])
-def test_kernel_sizes_are_the_nets(depth):
-    import keras
-
-    model = c.cifar_net("plain", depth, seed=1)
-    assert [int(layer.kernel.shape.num_elements()) for layer in model.layers
-            if isinstance(layer, keras.layers.Conv2D)] == c.kernel_sizes(depth)
