@@ -104,8 +104,9 @@ def hold_out_validation(X, Y, per_class: int = 15, seed: int = 0):
 
 
 def load_image(path, size: int = 64) -> np.ndarray:
-    """A photo as a (1, size, size, 3) float array in [0, 1], centre-cropped to a square first."""
-    from PIL import Image, UnidentifiedImageError
+    """A photo as a (1, size, size, 3) float array in [0, 1]: turned upright as its EXIF orientation says,
+    then centre-cropped to a square."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
 
     path = Path(path)
     if not path.exists():
@@ -115,7 +116,7 @@ def load_image(path, size: int = 64) -> np.ndarray:
         img.load()
     except (UnidentifiedImageError, OSError) as e:
         raise CourseError(f"{path} is not an image Pillow can read ({e}). Use a JPEG or PNG photo.") from None
-    img = img.convert("RGB")
+    img = ImageOps.exif_transpose(img).convert("RGB")   # a phone stores a portrait photo sideways, with a tag
     side = min(img.size)
     left, top = (img.width - side) // 2, (img.height - side) // 2
     img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)

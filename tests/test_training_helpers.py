@@ -16,6 +16,21 @@ def test_load_image_crops_to_a_square_and_scales(tmp_path):
     assert image.min() > 0.95
 
 
+def test_load_image_turns_a_phone_photo_upright(tmp_path):
+    """Phones save a portrait photo as a landscape image with an EXIF orientation tag; read as stored, the hand
+    would lie on its side."""
+    from PIL import Image
+
+    upright = np.zeros((80, 40, 3), np.uint8)
+    upright[:40] = 255                      # the top half white, as the photo is seen
+    stored = Image.fromarray(np.rot90(upright, k=1).copy())   # saved turned a quarter left ...
+    exif = Image.Exif()
+    exif[274] = 6                           # ... with "turn 90 degrees clockwise to view"
+    stored.save(tmp_path / "phone.jpg", exif=exif, quality=95)
+    image = ru.load_image(tmp_path / "phone.jpg", size=40)[0]
+    assert image[:15].mean() > 0.9 and image[-15:].mean() < 0.1
+
+
 def test_load_image_errors_name_the_file(tmp_path):
     with pytest.raises(ru.CourseError, match="was not found"):
         ru.load_image(tmp_path / "nope.jpg")
