@@ -458,21 +458,33 @@ def figure4() -> set:
            r"the same weights, residual-56 ends below plain-56 on (\d+) of (\d+)", stalls("plain-56"), n,
            math.ceil(max(final["plain-20"])), counts["residual-56 ends below plain-56"], n)
     # What the prose says without a number: it must still be what the seeds show.
-    [_] = find(where, r"it never leaves chance")   # no epoch of any seed below 75% training error (chance: 83%)
-    assert min(min(run["epoch_errors"]) for run in nets["plain-56"]) > 0.75
+    [m] = find(where, r"it never gets below (\d+)% training error \(chance is (\d+)%\)")   # in no epoch of any seed
+    lowest = min(min(run["epoch_errors"]) for run in nets["plain-56"])
+    assert int(m.group(1)) == math.floor(100 * lowest) and int(m.group(2)) == round(100 * measured["chance_error"])
+    covered.update({(where, f"{m.group(1)}%"), (where, f"{m.group(2)}%")})
     [_] = find(where, r"Residual-56 learns them too, but no better than residual-20, and a little more slowly")
     assert max(final["residual-56"]) < 10 and counts["residual-56 ends below residual-20"] <= n / 2
     assert counts["residual-20 gets below 10% in an earlier epoch than residual-56"] > n / 2
-    [_] = find(where, r"At the paper's rate, 0.1, neither 56-layer net learnt anything on the one seed tried")
+    [m] = find(where, r"at the paper's rate, 0.1, over (\d+) steps, neither 56-layer net learnt anything on the one seed "
+                      r"tried")
     pilot = result("figure4_lr0.1", NUMPY_MACHINE)
-    assert pilot["lr"] == 0.1 and len(pilot["seeds"]) == 1
+    assert pilot["lr"] == 0.1 and len(pilot["seeds"]) == 1 and pilot["steps"] == int(m.group(1))
+    find(where, r"At the paper's rate \(0.1\) it stalled too, on the one seed tried")
+    find(where, r"at the paper's 0.1, on the one seed tried, neither 56-layer net did")
     assert all(pilot["nets"][net][0]["final_error"] > 0.75 for net in ("plain-56", "residual-56"))
     [_] = find(where, r"hundreds to thousands of times per weight")
     assert 100 <= min(growth["plain-56"]) < 1000 <= max(growth["plain-56"])
     return covered
 
 
-SOURCES = [numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
+def real_photos() -> set:
+    """The number of real photographs the manual quotes: the files in datasets/real/photos/."""
+    [m] = find(DOCS, r"`datasets/real/` holds ([\d,]+) photographs")
+    assert int(m.group(1).replace(",", "")) == len(list((REPO / "datasets" / "real" / "photos").glob("*/*.JPG")))
+    return {(DOCS, m.group(1))}
+
+
+SOURCES = [real_photos, numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
            resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, suite_time, sandbox_limits, judge_tolerance, grading_timeouts]
 
 
@@ -519,3 +531,25 @@ def test_the_scanner_finds_a_stale_quote():
         "2 min", "52 img/s", "0.983", "23,600,006", "96.7%"]
     assert not about(2 * 60, seed_runs()[1]["seconds"], rel=0.15, abs_=30)
     assert FRACTION.findall("fits on 11 of 20 seeds, 0.5 of 3") == ["11 of 20"]
+
+
+def test_notebook_04s_words_on_its_training_curve_match_its_stored_log():
+    """Claim 1 of issue #32: the training loss falls over the run but not at every epoch, and label smoothing
+    puts a floor of about 0.42 under it. The epochs the text names are those of the stored run."""
+    import numpy as np
+
+    nb = read(REPO / "notebooks" / "04_resnet50.ipynb")
+    [log] = [out for c in nb.cells if c.cell_type == "code" and "model.fit(" in c.source for out in [stored_outputs_of(c)]]
+    losses = [float(v) for v in re.findall(r" - loss: ([\d.]+)", log)]
+    assert len(losses) >= 10 and losses[-1] < losses[0] / 2, "the loss falls over the run"
+    rises = [k + 1 for k in range(len(losses) - 1) if losses[k + 1] > losses[k]]
+    [m] = find("04_resnet50", r"in the course.s own run it rises from epoch (\d+) to (\d+)")
+    assert rises and (int(m.group(1)), int(m.group(2))) == (rises[0], rises[0] + 1), f"the loss rises after epochs {rises}"
+    smoothed = np.array([0.9 + 0.1 / 6] + [0.1 / 6] * 5)
+    floor = float(-(smoothed * np.log(smoothed)).sum())
+    [m] = find("04_resnet50", r"about (0\.\d\d)")
+    assert m.group(1) == f"{floor:.2f}" and min(losses) > floor
+
+
+def stored_outputs_of(cell) -> str:
+    return "".join("".join(out.get("text") or out.get("data", {}).get("text/plain", "")) for out in cell.get("outputs", []))
