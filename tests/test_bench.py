@@ -182,3 +182,50 @@ def test_the_suite_time_is_read_from_a_ci_log_and_a_failing_run_is_refused(tmp_p
         suite_time.main([str(tmp_path / "ci.log")])
     with pytest.raises(ValueError, match="no pytest summary"):
         suite_time.read_log("collected 3 items\n")
+
+
+def test_recipe_ablation_takes_out_one_choice_per_variant():
+    """Each variant is notebook 04's recipe cell with exactly one edit that still finds its text; the test
+    images are never read."""
+    import inspect
+
+    from bench import recipe_ablation
+
+    final = recipe_cell()
+    changed = {v: recipe_ablation.variant_cell(v) for v in recipe_ablation.VARIANTS}
+    assert changed["final"] == final
+    for variant, source in changed.items():
+        if variant not in ("final", "no augmentation"):   # no augmentation swaps `augment` after the cell runs
+            assert source != final and len(source.splitlines()) == len(final.splitlines()), variant
+    assert "start_blocks_as_identity" not in changed["no zero-gamma"]
+    assert "CosineDecay" not in changed["constant learning rate"]
+    with pytest.raises(ValueError, match="no longer contains"):
+        recipe_ablation.VARIANTS["broken"] = ("a choice", [("no such text", "")])
+        try:
+            recipe_ablation.variant_cell("broken")
+        finally:
+            del recipe_ablation.VARIANTS["broken"]
+    source = inspect.getsource(recipe_ablation.train_variant)
+    assert "x_test" not in source and "test_batches(x_val" in source
+
+
+def test_recipe_ablation_judges_on_plain_cross_entropy_and_stress_recall():
+    import numpy as np
+
+    from bench.recipe_ablation import READINGS, cross_entropy, notebook_table
+
+    probabilities = np.array([[0.9, 0.1], [0.2, 0.8], [0.5, 0.5]])
+    assert cross_entropy(probabilities, np.array([0, 1, 0])) == pytest.approx(-np.log([0.9, 0.8, 0.5]).mean())
+
+    def reading(loss, mean, lowest):
+        return {"validation_loss": loss, "stress_mean": mean, "stress_lowest": lowest}
+
+    runs = [{"variant": v, "seed": s, "readings": {r: reading(0.1 * s, 0.9, 0.8) for r in READINGS}}
+            for v in ("final", "no augmentation", "no zero-gamma", "no label smoothing", "batches of 32",
+                      "constant learning rate", "BatchNorm momentum 0.99") for s in (1, 2)]
+    runs[0]["readings"]["mirrored"] = reading(0.5, 0.85, 0.7)   # the final recipe, seed 1, without precise BatchNorm
+    text = notebook_table(runs)
+    assert "| precise BatchNorm | 0.500 / 0.200 | 0.70 / 0.80 |" in text
+    assert len(text.splitlines()) == 2 + 9
+    with pytest.raises(ValueError, match="same seeds"):
+        notebook_table(runs[:-1])

@@ -484,7 +484,69 @@ def real_photos() -> set:
     return {(DOCS, m.group(1))}
 
 
-SOURCES = [real_photos, numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
+def recipe_ablation() -> set:
+    """Notebook 04's table of the recipe, one choice left out at a time: bench.recipe_ablation's committed runs,
+    rendered by the function the bench prints it with; the sentences under it and the answer to Question 3,
+    checked against the same runs."""
+    from bench.recipe_ablation import notebook_table
+
+    measured = result("recipe_ablation", NUMPY_MACHINE)
+    where, text = "04_resnet50", texts()["04_resnet50"]
+    table = notebook_table(measured["runs"])
+    assert table in text, "notebook 04's ablation table differs from bench/results (python -m bench.recipe_ablation --table)"
+    seeds = sorted({r["seed"] for r in measured["runs"]})
+    assert len(seeds) >= 2 and not any("test" in json.dumps(r) for r in measured["runs"]), "no test image was read"
+    find(where, r"without one choice \(seed 1 / seed 2\)")
+    assert seeds == [1, 2]
+    [m] = find(where, r"on (\d+) \*stress images\*")
+    assert int(m.group(1)) == measured["stress_set"]["images"]
+    run = {(r["variant"], r["seed"]): r for r in measured["runs"]}
+
+    def value(variant: str, seed: int, key: str, reading: str = "both (the notebook)") -> float:
+        return run[variant, seed]["readings"][reading][key]
+
+    def loss(variant, seed):
+        return value(variant, seed, "validation_loss")
+
+    def weakest(variant, seed, reading="both (the notebook)"):
+        return value(variant, seed, "stress_lowest", reading)
+
+    find(where, r"Augmentation matters most\*\*: without it the validation loss is four times the recipe's")
+    assert all(3.5 <= loss("no augmentation", s) / loss("final", s) <= 4.6 for s in seeds)
+    assert all(weakest("no augmentation", s) == min(weakest(v, s) for v, _ in run if v != "no zero-gamma") for s in seeds)
+    find(where, r"Without zero-\$\\gamma\$\*\* seed 2 went wrong")
+    assert weakest("no zero-gamma", 2) < 0.5 and loss("no zero-gamma", 2) > 4 * loss("final", 2)
+    assert weakest("no zero-gamma", 1) >= weakest("final", 1) and loss("no zero-gamma", 1) <= loss("final", 1)
+    find(where, r"A constant learning rate\*\* did worse on both seeds")
+    assert all(loss("constant learning rate", s) > loss("final", s) and
+               weakest("constant learning rate", s) < weakest("final", s) for s in seeds)
+    find(where, r"The momentum changed nothing\*\*")
+    assert all(run["BatchNorm momentum 0.99", s]["readings"]["both (the notebook)"] ==
+               run["final", s]["readings"]["both (the notebook)"] for s in seeds)
+    [m] = find(where, r"The other four cost the weakest sign at most (0\.\d\d), about two standard errors of a recall from "
+                      r"(\d+) images")
+    others = [weakest("no label smoothing", s) for s in seeds] + [weakest("batches of 32", s) for s in seeds] + \
+             [weakest("final", s, "mirrored") for s in seeds] + [weakest("final", s, "precise BatchNorm") for s in seeds]
+    drops = [round(weakest("final", s) - w, 2) for s, w in zip(seeds * 4, others)]
+    assert min(drops) >= 0 and max(drops) == float(m.group(1)), drops
+    per_class = int(m.group(2))
+    assert measured["stress_set"]["per_class"] == per_class
+    standard_error = math.sqrt(0.9 * 0.1 / per_class)   # a recall near the recipe's 0.9
+    assert 1.5 <= max(drops) / standard_error <= 2.5
+    # Question 3's answer: the runs without augmentation, epoch by epoch.
+    [m] = find(where, r"without augmentation it ends at (0\.\d\d) on both seeds, the floor that\s+label smoothing allows, "
+                      r"while the validation loss ends at (0\.\d\d) and (0\.\d\d) \(with augmentation: (0\.\d\d) and\s+(0\.\d\d)\)")
+    smoothed = [0.9 + 0.1 / 6] + [0.1 / 6] * 5
+    floor = -sum(p * math.log(p) for p in smoothed)
+    assert all(f"{run['no augmentation', s]['training_loss'][-1]:.2f}" == m.group(1) == f"{floor:.2f}" for s in seeds)
+    assert [m.group(k) for k in (2, 3, 4, 5)] == [f"{run[v, s]['validation_loss_per_epoch'][-1]:.2f}"
+                                                  for v in ("no augmentation", "final") for s in seeds]
+    assert all(a < b for s in seeds for a, b in zip(run["no augmentation", s]["training_loss"][1:],
+                                                     run["final", s]["training_loss"][1:])), "falls faster and lower"
+    return {(where, token) for token in TOKEN.findall(table)}
+
+
+SOURCES = [recipe_ablation, real_photos, numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
            resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, suite_time, sandbox_limits, judge_tolerance, grading_timeouts]
 
 
