@@ -53,12 +53,13 @@ def data_cell() -> str:
     return notebook_04_cell("hold_out_validation(")
 
 
-def apply_recipe(model, x_train, y_train) -> dict:
-    """Run notebook 04's recipe cell on `model` (augmentation, BatchNorm momentum, optimizer, compile)."""
+def apply_recipe(model, x_train, y_train, source: str | None = None) -> dict:
+    """Run notebook 04's recipe cell on `model` (augmentation, BatchNorm momentum, optimizer, compile), or
+    ``source``, a variant of that cell's text."""
     ns = {"model": model, "X_train": x_train, "Y_train": y_train}
     exec("import keras, numpy as np\nfrom keras.layers import *\n"
          "from resnets_utils import compile_for_training, create_training_variables, quick_run, "
-         "start_blocks_as_identity\n" + recipe_cell(), ns)
+         "start_blocks_as_identity\n" + (recipe_cell() if source is None else source), ns)
     return ns
 
 

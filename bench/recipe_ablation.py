@@ -25,10 +25,10 @@ import time
 
 import numpy as np
 
-from bench.course import course_resnet50, finish_training, make_signs, recipe_cell, signs_for_training
+from bench.course import apply_recipe, course_resnet50, finish_training, make_signs, recipe_cell, signs_for_training
 from bench.machine import describe_machine, results_path
 from bench.time_to_accuracy import recall_per_class
-from resnets_utils import augmented_batches, check_environment, test_batches
+from resnets_utils import augmented_batches, check_environment, predict_with_mirror_image, test_batches
 
 # variant -> (what the choice is, [(text of the recipe cell, its replacement), ...])
 VARIANTS = {
@@ -66,8 +66,8 @@ def cross_entropy(probabilities: np.ndarray, labels: np.ndarray) -> float:
 
 
 def read(model, x: np.ndarray, mirrored: bool) -> np.ndarray:
-    as_is = model.predict(x, batch_size=64, verbose=0)
-    return (as_is + model.predict(x[:, :, ::-1], batch_size=64, verbose=0)) / 2 if mirrored else as_is
+    """Class probabilities, as read (``mirrored``: as notebook 04 reads, averaged with the mirror image's)."""
+    return predict_with_mirror_image(model, x, 64) if mirrored else model.predict(x, batch_size=64, verbose=0)
 
 
 def scores(model, x_val, y_val, stress_x, stress_y, mirrored: bool) -> dict:
@@ -85,10 +85,7 @@ def train_variant(variant: str, seed: int, stress) -> dict:
 
     check_environment()
     (x_train, y_train), (x_val, y_val), _ = signs_for_training()   # the test images are not used
-    ns = {"model": course_resnet50()(input_shape=(64, 64, 3), classes=6), "X_train": x_train, "Y_train": y_train}
-    exec("import keras, numpy as np\nfrom keras.layers import *\n"
-         "from resnets_utils import compile_for_training, create_training_variables, quick_run, "
-         "start_blocks_as_identity\n" + variant_cell(variant), ns)
+    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x_train, y_train, variant_cell(variant))
     model = ns["model"]
     if variant == "no augmentation":   # the cell's pipeline, with every image passed through unchanged
         ns["augment"] = keras.layers.Identity()

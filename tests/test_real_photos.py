@@ -1,6 +1,5 @@
 """The real photographs (datasets/real/): licence, a reproducible conversion, and splits that keep every hand
 in one split."""
-import hashlib
 import os
 import subprocess
 import sys
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 
 import resnets_utils as ru
+from tests.test_dataset import digest
 
 REPO = Path(__file__).resolve().parent.parent
 REAL = REPO / "datasets" / "real"
@@ -37,10 +37,6 @@ def converter():
 def stored(split: str) -> dict:
     with h5py.File(REAL / f"{split}_signs.h5", "r") as f:
         return {key: f[key][:] for key in f}
-
-
-def digest(x, y) -> str:
-    return hashlib.sha256(np.ascontiguousarray(x).tobytes() + np.ascontiguousarray(y).tobytes()).hexdigest()
 
 
 def test_the_photos_are_the_upstream_subset_with_its_licence_and_notice():
@@ -70,8 +66,9 @@ def test_no_run_of_neighbouring_photos_crosses_a_split():
     """One student took the ten digits a few seconds apart, so photos close in file number and in time are one
     hand. Joining every two consecutive photos (in file-number order) taken within 10 minutes of each other
     gives runs far coarser than one hand; each run must lie in one split."""
+    files = {split: stored(split) for split in COUNTS}
     rows = sorted((int(n), split, datetime.strptime(t.decode(), "%Y:%m:%d %H:%M:%S"))
-                  for split in COUNTS for n, t in zip(stored(split)["file_number"], stored(split)["taken"]))
+                  for split, data in files.items() for n, t in zip(data["file_number"], data["taken"]))
     assert len(rows) == 1237 and len({r[0] for r in rows}) == 1237
     runs, crossing = 1, []
     for before, after in zip(rows, rows[1:]):
