@@ -58,9 +58,10 @@ def namespace_for(nb):
     return ns
 
 
-def failing_cells(paths, workdir: Path, env: dict | None = None):
-    """Run nbval once over `paths`; return ({notebook: {"ran": n, "failed": [cells], "why": {cell: reason}}}, log)."""
-    results, log = run_nbval(paths, workdir, env=env)
+def failing_cells(paths, workdir: Path, env: dict | None = None, jobs: int = 1):
+    """Run nbval once over `paths` (in `jobs` processes side by side); return
+    ({notebook: {"ran": n, "failed": [cells], "why": {cell: reason}}}, log)."""
+    results, log = run_nbval(paths, workdir, env=env, jobs=jobs)
     return {name: {"ran": len(cells), "failed": sorted(i for i, (ok, _) in cells.items() if not ok),
                    "why": {i: reason for i, (ok, reason) in cells.items() if not ok}}
             for name, cells in results.items()}, log

@@ -141,7 +141,8 @@ def test_nbval_fails_on_every_mistake(tmp_path):
         path.write_text(__import__("nbformat").writes(nb))
         paths.append(path)
         expected[path.name] = {i for i, c in tagged(nb, "check", exercise) if "check_" in c.source}
-    results, log = failing_cells(paths, tmp_path)
+    # 74 short notebooks, each mostly a kernel's start-up: two processes side by side use both cores.
+    results, log = failing_cells(paths, tmp_path, jobs=2)
     for name, want in expected.items():
         failed = set(results[name]["failed"])
         assert results[name]["ran"] > 0, f"nbval did not run {name}:\n{log[-2000:]}"
