@@ -15,7 +15,7 @@ import sys
 from resnets_course.checks.numpy_checks import (check_residual_block_backward, check_residual_block_forward,
                                                 gradient_check)
 from resnets_course.cifar_nets import figure4_conv_committed, figure4_conv_run, figure4_conv_table, plot_figure4_conv
-from resnets_course.data import hold_out_validation, load_dataset, load_image
+from resnets_course.data import hold_out_validation, load_dataset, load_image, load_real_photos
 from resnets_course.environment import (DATASETS, IMAGES, PINS, QUICK_ENV, REPO, SEED, check_environment,
                                         import_tensorflow_quietly, installed_version, quick_run)
 from resnets_course.degradation import figure4_findings, figure4_gradient_ratios, figure4_runs, plot_figure4

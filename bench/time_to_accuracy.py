@@ -13,7 +13,8 @@ images held out of the training file, and "first reached" is judged on them; aft
 BatchNorm's statistics are re-measured on the training images, and the final validation accuracy is the
 one with them. The 120 test images are scored once, after that, as the notebook scores them (each image's
 prediction averaged with its mirror image's), and then the stress set
-(datasets/make_signs.py's make_stress_set), class by class. The seed changes the
+(datasets/make_signs.py's make_stress_set), class by class, and the real photographs' test and validation
+splits (datasets/real: photos of real hands, never trained on), as the stress set is. The seed changes the
 order in which the pipeline shuffles the training images (and so which augmentation each image gets);
 the weights' initial values are fixed by the course's seeded initializers. Results go to stdout and, as
 JSON, to bench/results/time_to_accuracy-<machine>.json. ``--by-factor`` also scores one stress set per
@@ -31,7 +32,9 @@ import numpy as np
 
 from bench.course import apply_recipe, course_resnet50, finish_training, make_signs, signs_for_training
 from bench.machine import describe_machine, results_path
-from resnets_utils import augmented_batches, check_environment, predict_with_mirror_image, test_batches
+from resnets_utils import augmented_batches, check_environment, load_real_photos, predict_with_mirror_image, test_batches
+
+REAL_SPLITS = ("test", "validation")   # the real photographs scored after training (never "train": 06 fine-tunes on it)
 
 
 def predicted_classes(model, x, batch: int) -> np.ndarray:
@@ -59,7 +62,8 @@ def images_needed(target: float, m: int) -> int:
 
 
 def train_once(seed: int, target: float, stress: tuple[np.ndarray, np.ndarray],
-               by_factor: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
+               by_factor: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+               real: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> dict:
     import keras
 
     check_environment()
@@ -101,12 +105,18 @@ def train_once(seed: int, target: float, stress: tuple[np.ndarray, np.ndarray],
            "seconds": clock.rows[-1]["seconds"], "batchnorm_pass_seconds": pass_seconds,
            "first_epoch_seconds": clock.rows[0]["seconds"],
            "first_reached": reached, "per_epoch": clock.rows}
+    for split, (x, y) in (real or {}).items():
+        predicted = predicted_classes(model, (x / 255.0).astype(np.float32), batch)
+        run[f"real_{split}_accuracy"] = round(float((predicted == y).mean()), 4)
+        run[f"real_{split}_recall"] = recall_per_class(y, predicted, y_train.shape[1])
+        run[f"real_{split}_confusions"] = top_confusions(y, predicted, n=5)
     for factor, (x, y) in (by_factor or {}).items():
         predicted = predicted_classes(model, (x / 255.0).astype(np.float32), batch)
         run.setdefault("stress_by_factor", {})[factor] = {
             "recall": recall_per_class(y, predicted, y_train.shape[1]), "confusions": top_confusions(y, predicted)}
     print(f"  seed {seed}: test accuracy {run['final_test_accuracy']:.3f} ({test_correct} of {len(x_test)}), "
-          f"stress recall per class {run['stress_recall']}", flush=True)
+          f"stress recall per class {run['stress_recall']}"
+          + (f", real test photos {run['real_test_accuracy']:.3f}" if "real_test_accuracy" in run else ""), flush=True)
     return run
 
 
@@ -134,6 +144,11 @@ def table(runs: list[dict], target: float, machine: dict) -> str:
                  f"{sum(f >= target for f in finals)} of {len(finals)} runs end at >= {target}")
     worst = np.min([[np.nan if v is None else v for v in r["stress_recall"]] for r in runs], axis=0)
     lines.append("stress recall, min over seeds, per class: " + per_sign(worst))
+    for split in REAL_SPLITS:
+        if all(f"real_{split}_accuracy" in r for r in runs):
+            read = [r[f"real_{split}_accuracy"] for r in runs]
+            lines.append(f"real {split} photos: " + ", ".join(f"{a:.3f}" for a in read) + f" (mean {np.mean(read):.3f}); "
+                         "min over seeds per class: " + per_sign(np.min([r[f"real_{split}_recall"] for r in runs], axis=0)))
     for factor in runs[0].get("stress_by_factor", {}):
         scored = [r["stress_by_factor"][factor] for r in runs]
         worst = np.min([s["recall"] for s in scored], axis=0)
@@ -147,6 +162,7 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--target", type=float, default=0.95)
     parser.add_argument("--stress-per-class", type=int, default=50)
+    parser.add_argument("--no-real", action="store_true", help="do not score the real photographs")
     parser.add_argument("--by-factor", action="store_true",
                         help="also score a stress set per factor, each shifting only that one")
     args = parser.parse_args(argv)
@@ -154,7 +170,8 @@ def main(argv=None):
     stress = generator.make_stress_set(per_class=args.stress_per_class)   # rendered once, scored by every seed
     by_factor = {factor: generator.make_stress_set(per_class=args.stress_per_class, factors=(factor,))
                  for factor in generator.STRESS_FACTORS} if args.by_factor else None
-    runs = [train_once(seed, args.target, stress, by_factor) for seed in args.seeds]
+    real = None if args.no_real else {split: load_real_photos(split) for split in REAL_SPLITS}
+    runs = [train_once(seed, args.target, stress, by_factor, real) for seed in args.seeds]
     machine = describe_machine()
     print("\n" + table(runs, args.target, machine))
     path = results_path("time_to_accuracy")
@@ -162,6 +179,7 @@ def main(argv=None):
                                 "stress_set": {"per_class": args.stress_per_class, "seed": generator.DEFAULT_SEED,
                                                "images": len(stress[1]),
                                                "by_factor": list(by_factor or ())},
+                                "real_photos": {split: len(y) for split, (_, y) in (real or {}).items()},
                                 "runs": runs}, indent=1) + "\n")
     print(f"wrote {path}")
 

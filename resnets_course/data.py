@@ -12,33 +12,38 @@ from .errors import CourseError, DatasetError
 
 REGENERATE = "python datasets/make_signs.py"
 _SPLITS = {"train": 1080, "test": 120}
+REAL = DATASETS / "real"
+REAL_SPLITS = ("train", "validation", "test")
+_REAL_REGENERATE = "python datasets/make_real_signs.py"
 
 
-def _read_split(folder: Path, split: str):
+def _read_split(folder: Path, split: str, regenerate: str = REGENERATE):
     import h5py
 
     path = Path(folder) / f"{split}_signs.h5"
     if not path.exists():
-        raise DatasetError(
-            f"{path} is missing. Regenerate the course data with `{REGENERATE}` from the course "
-            f"folder, or copy the original SIGNS file {path.name} there.")
+        if regenerate == REGENERATE:
+            raise DatasetError(
+                f"{path} is missing. Regenerate the course data with `{REGENERATE}` from the course "
+                f"folder, or copy the original SIGNS file {path.name} there.")
+        raise DatasetError(f"{path} is missing. Regenerate it from the photos with `{regenerate}` from the course folder.")
     try:
         f = h5py.File(path, "r")
     except OSError as e:
         raise DatasetError(
             f"{path} is not a readable HDF5 file ({e}). It may be truncated or not a dataset at all: "
-            f"delete it and run `{REGENERATE}`.") from None
+            f"delete it and run `{regenerate}`.") from None
     with f:
         for key in (f"{split}_set_x", f"{split}_set_y", "list_classes"):
             if key not in f:
                 raise DatasetError(
                     f"{path} has no '{key}' dataset (it has: {', '.join(sorted(f.keys())) or 'nothing'}). "
-                    f"It is not a SIGNS file: delete it and run `{REGENERATE}`.")
+                    f"It is not a SIGNS file: delete it and run `{regenerate}`.")
         x, y, classes = f[f"{split}_set_x"][:], f[f"{split}_set_y"][:], f["list_classes"][:]
     if x.ndim != 4 or x.shape[1:] != (64, 64, 3) or x.dtype != np.uint8:
         raise DatasetError(
             f"{path}: '{split}_set_x' has shape {x.shape} and dtype {x.dtype}; expected "
-            f"(m, 64, 64, 3) uint8 images. Run `{REGENERATE}` to restore the course data.")
+            f"(m, 64, 64, 3) uint8 images. Run `{regenerate}` to restore the course data.")
     if y.shape != (x.shape[0],):
         raise DatasetError(
             f"{path}: '{split}_set_y' has shape {y.shape}; expected ({x.shape[0]},), one label per image.")
@@ -58,6 +63,20 @@ def load_dataset(path: str | os.PathLike | None = None):
     x_train, y_train, classes = _read_split(folder, "train")
     x_test, y_test, _ = _read_split(folder, "test")
     return x_train, y_train.reshape(1, -1), x_test, y_test.reshape(1, -1), classes
+
+
+def load_real_photos(split: str = "test", path: str | os.PathLike | None = None):
+    """Real photographs of the signs 0 to 5 (the Sign Language Digits Dataset, Apache License 2.0:
+    ``datasets/real/README.md``), 64x64 like SIGNS: one split's images (m, 64, 64, 3) uint8 and labels (m,).
+
+    The splits are by the day the photos were taken, so no hand is in two of them: ``"train"`` (636
+    photos, to fine-tune on), ``"validation"`` (277, for every choice a fine-tuning run makes) and
+    ``"test"`` (324, read once at the end).
+    """
+    if split not in REAL_SPLITS:
+        raise CourseError(f"split={split!r}: the real photographs come in the splits {', '.join(map(repr, REAL_SPLITS))}.")
+    x, y, _ = _read_split(Path(path) if path is not None else REAL, split, _REAL_REGENERATE)
+    return x, y
 
 
 def hold_out_validation(X, Y, per_class: int = 15, seed: int = 0):

@@ -5,7 +5,7 @@ import pytest
 
 from bench import machine
 from bench.course import apply_recipe, course_resnet50, recipe_cell
-from bench.train_speed import fp32_peak_gflops
+from bench.train_speed import matmul_gflops
 
 
 def test_recipe_is_notebook_04s_cell():
@@ -63,6 +63,10 @@ def test_time_to_accuracy_scores_test_and_stress_sets_once_after_training():
     text = table([run, worse], 0.95, {"cpu": "a CPU", "threads": 2})
     assert "0.967" in text and "0.975" in text and "+3" in text and "-1" in text and "never" in text
     assert "stress recall, min over seeds, per class: 0: 0.70, 1: 0.90, 2: 1.00, 3: 1.00, 4: 1.00, 5: 0.80" in text
+    assert "real test photos" not in text
+    photos = {"real_test_accuracy": 0.95, "real_test_recall": [1.0, 0.9, 0.9, 1.0, 0.9, 1.0]}
+    text = table([{**run, **photos}, {**worse, **photos, "real_test_accuracy": 0.9}], 0.95, {"cpu": "a CPU", "threads": 2})
+    assert "real test photos: 0.950, 0.900 (mean 0.925); min over seeds per class: 0: 1.00, 1: 0.90" in text
 
 
 def test_time_to_accuracy_finishes_and_scores_as_notebook_04_does():
@@ -118,8 +122,10 @@ def test_machine_description_and_results_path(tmp_path, monkeypatch):
     path = machine.results_path("x")
     assert path.parent == tmp_path and path.name.startswith("x-") and path.suffix == ".json"
     json.dumps(info)
-    peak = fp32_peak_gflops(info)
-    assert peak is None or peak > 0
+
+
+def test_the_peak_is_a_measured_matrix_product():
+    assert matmul_gflops(n=256, repeats=2) > 0.1
 
 
 def test_only_plain_keras_applications_trains_without_the_fused_kernel():
@@ -142,6 +148,9 @@ def test_summary_reads_the_four_measurements_from_the_results():
     assert f"{results['course_time']['total_seconds']:.0f} s (" in text
     results["time_to_accuracy"]["runs"][0]["first_reached"] = None
     assert "not reached in" in summary(**results)
+    measured = {**results["train_speed"], "fp32_matmul_gflops": 476.2}
+    measured["rows"] = [{**measured["rows"][0], "gflops": 150.4, "fraction_of_fp32_matmul": 0.316}, *measured["rows"][1:]]
+    assert "150, 32% of a float32 matrix product's 476" in summary(**{**results, "train_speed": measured})
 
 
 def test_grading_benchmark_class_mixes_correct_wrong_and_blank_work(tmp_path):
