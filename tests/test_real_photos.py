@@ -62,6 +62,17 @@ def test_load_dataset_reads_the_real_folder_as_it_reads_the_original_files():
     assert x_train.shape == (636, 64, 64, 3) and y_test.shape == (1, 324) and classes.tolist() == list(range(6))
 
 
+def test_load_real_photos_reads_each_split_and_names_a_wrong_one(tmp_path):
+    for split, count in COUNTS.items():
+        x, y = ru.load_real_photos(split)
+        assert x.shape == (count, 64, 64, 3) and x.dtype == np.uint8 and y.shape == (count,)
+        assert digest(x, y) == SHA[split]
+    with pytest.raises(ru.CourseError, match="'train', 'validation', 'test'"):
+        ru.load_real_photos("val")
+    with pytest.raises(ru.DatasetError, match="make_real_signs.py"):
+        ru.load_real_photos("test", tmp_path)
+
+
 def test_no_run_of_neighbouring_photos_crosses_a_split():
     """One student took the ten digits a few seconds apart, so photos close in file number and in time are one
     hand. Joining every two consecutive photos (in file-number order) taken within 10 minutes of each other
