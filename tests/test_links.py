@@ -110,6 +110,11 @@ def test_the_student_bundle_has_working_links_and_no_results_or_solutions(tmp_pa
     assert [t for t in links_in(readme.read_text()) if t.endswith(".ipynb")] == \
            [f"notebooks/{p.name}" for p in notebooks]
     assert "save those first" in readme.read_text() and (bundle / "LICENSE").read_text() == (REPO / "LICENSE").read_text()
+    # Notebook 04 reads the real photographs: their files, their Apache licence and its notice travel too.
+    real = bundle / "datasets" / "real"
+    assert (real / "test_signs.h5").read_bytes() == (REPO / "datasets" / "real" / "test_signs.h5").read_bytes()
+    assert "Apache License" in (real / "LICENSE").read_text() and "Copyright 2017 Arda Mavi" in (real / "README.md").read_text()
+    assert len(list((real / "photos").glob("*/*.JPG"))) == len(list((REPO / "datasets" / "real" / "photos").glob("*/*.JPG")))
     # Notebook 05 plots the committed benchmark result: it travels with the bundle.
     assert (bundle / FIGURE4_RESULT.relative_to(REPO)).read_text() == FIGURE4_RESULT.read_text()
     for path in notebooks:

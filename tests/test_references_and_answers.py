@@ -11,7 +11,8 @@ from tools import release
 SOLUTIONS = release.solution_notebooks()
 
 # "He et al., 2015", "He et al. (2015, Figure 1)", "He et al. 2015b", "Ioffe & Szegedy, 2015", "Glorot & Bengio (2010)"
-CITATION = re.compile(r"\b([A-Z][a-z]+)(?:\set\sal\.|\s&\s[A-Z][a-z]+),?\s\(?(\d{4}[a-z]?)\b")
+# "He et al., 2015", "Wu & Johnson, 2021", "Mavi, 2020" (one author: the comma is needed)
+CITATION = re.compile(r"\b([A-Z][a-z]+)(?:(?:\set\sal\.|\s&\s[A-Z][a-z]+),?\s|,\s)\(?(\d{4}[a-z]?)\b")
 # "- He, K., Zhang, X., Ren, S., Sun, J. (2015). *Title*. ... [arXiv:1512.03385](https://arxiv.org/abs/1512.03385)"
 ENTRY = re.compile(r"^- ([A-Z][a-z]+), .*?\((\d{4}[a-z]?)\)\.", re.M)
 ANSWER_OPEN = "<details><summary>Answer</summary>"
