@@ -2,8 +2,10 @@
 fine-tune), each with the hint its check (resnets_course.checks.transfer) must give.
 
 ``SOLUTION`` is the graded cell's code as notebook 06 will hold it; each mistake is a list of edits of it
-(old text, new text), as in tests/block_mistakes.py.
+(old text, new text), applied by tests/block_mistakes.py's ``apply``.
 """
+from tests.block_mistakes import apply  # noqa: F401 - the catalogues share it
+
 SOLUTION = '''\
 def prepare_fine_tuning(model, first_trainable, learning_rate):
     """
@@ -77,10 +79,3 @@ MISTAKES = [
      "FINE_TUNING_LEARNING_RATE is None"),
 ]
 
-
-def apply(source: str, edits) -> str:
-    for old, new in edits:
-        if old not in source:
-            raise AssertionError(f"the mistake's text is not in the solution any more: {old!r}")
-        source = source.replace(old, new, 1)
-    return source
