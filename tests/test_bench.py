@@ -238,3 +238,26 @@ def test_recipe_ablation_judges_on_plain_cross_entropy_and_stress_recall():
     assert len(text.splitlines()) == 2 + 9
     with pytest.raises(ValueError, match="same seeds"):
         notebook_table(runs[:-1])
+
+
+def test_fine_tuning_bench_gives_every_k_the_same_number_of_update_steps():
+    from bench.fine_tuning import BATCH, _epochs_for
+
+    assert BATCH == 16 and _epochs_for(636, 480) == 12 and _epochs_for(30, 480) == 240 and _epochs_for(600, 1) == 1
+
+
+def test_fine_tuning_bench_prepares_models_with_the_reference_solution(capsys):
+    """The bench fine-tunes with the code the check passes, not a copy of its own."""
+    from bench.fine_tuning import prepare_fine_tuning
+    from resnets_course.checks.transfer import check_fine_tuning
+
+    check_fine_tuning(prepare_fine_tuning(), 1e-4)
+    assert capsys.readouterr().out.strip() == "All tests passed."
+
+
+def test_bench_readme_holds_the_committed_fine_tuning_choices():
+    from bench.fine_tuning import choose_table
+
+    runs = json.loads((machine.RESULTS / "fine_tuning-amd-epyc-2t.json").read_text())["runs"]
+    assert choose_table(runs) in (machine.RESULTS.parent / "README.md").read_text()
+    assert not any("test" in r for r in runs if r["key"]["kind"] == "choose"), "choices never read the test split"
