@@ -27,9 +27,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.course import apply_recipe, course_resnet50, finish_training, signs_for_training
+from bench.course import apply_recipe, course_resnet50, finish_training, recipe_cell, signs_for_training
 from bench.machine import describe_machine, results_path
-from resnets_course.transfer import photos_per_sign
+from bench.recipe_ablation import cross_entropy
+from resnets_course.transfer import first_layer_of_stage, photos_per_sign
 from resnets_utils import (REPO, augmented_batches, check_environment, load_real_photos, predict_with_mirror_image,
                            test_batches)
 
@@ -55,6 +56,17 @@ def augmentation():
     return ns["augment"]
 
 
+def trained_with_recipe(x, y1, seed: int, source: str | None = None, validation=None):
+    """A fresh course ResNet-50 trained on (x, y1) by notebook 04's recipe cell (or ``source``, a variant of
+    it), then BatchNorm's statistics re-measured on x, as the notebook does; ``validation`` (x, y1) is only
+    what that step prints its accuracy on."""
+    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x, y1, source=source)
+    ns["model"].fit(augmented_batches(x, y1, ns["augment"], ns["BATCH_SIZE"], seed=seed), epochs=ns["EPOCHS"],
+                    shuffle=False, verbose=0)
+    finish_training(ns, x, *(validation or (x[:1], y1[:1])))
+    return ns["model"]
+
+
 def pretrained_model(path: Path | None):
     """Notebook 04's model, trained with its recipe on seed 1 (cached), or the file at ``path``."""
     import keras
@@ -62,35 +74,25 @@ def pretrained_model(path: Path | None):
     path = path or CACHE / "resnet50_signs-seed1.keras"
     if not path.exists():
         print(f"training notebook 04's model (seed 1) for {path}", flush=True)
-        check_environment()
-        (x_train, y_train), (x_val, y_val), _ = signs_for_training()
-        ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x_train, y_train)
-        ns["model"].fit(augmented_batches(x_train, y_train, ns["augment"], ns["BATCH_SIZE"], seed=1),
-                        epochs=ns["EPOCHS"], shuffle=False, verbose=0)
-        finish_training(ns, x_train, x_val, y_val)
+        (x_train, y_train), validation, _ = signs_for_training()
+        model = trained_with_recipe(x_train, y_train, seed=1, validation=validation)
         path.parent.mkdir(parents=True, exist_ok=True)
-        model = ns["model"]
         keras.Model(model.inputs, model.outputs, name=model.name).save(path)
     return keras.models.load_model(path)
 
 
 def real(split: str):
-    import keras
-
     x, y = load_real_photos(split)
-    return (x / 255.0).astype(np.float32), y, keras.utils.to_categorical(y, 6)
+    return (x / 255.0).astype(np.float32), y, np.eye(6, dtype=np.float32)[y]
 
 
 def read(model, x, y) -> dict:
     """Accuracy and plain cross-entropy of ``model`` on (x, y), each image averaged with its mirror image."""
     p = predict_with_mirror_image(model, x, 64)
-    return {"accuracy": round(float((p.argmax(axis=1) == y).mean()), 4),
-            "loss": round(float(-np.log(np.clip(p[np.arange(len(y)), y], 1e-7, 1)).mean()), 4)}
+    return {"accuracy": round(float((p.argmax(axis=1) == y).mean()), 4), "loss": round(cross_entropy(p, y), 4)}
 
 
 def fine_tune(model, start, stage, rate, x, y1, epochs, seed, augment, validation=None) -> dict:
-    from resnets_course.transfer import first_layer_of_stage
-
     model.set_weights(start)
     first = first_layer_of_stage(model, stage)
     prepare_fine_tuning()(model, first, rate)
@@ -117,17 +119,12 @@ def _epochs_for(n: int, steps: int) -> int:
 def from_scratch(x, y1, seed) -> dict:
     """Notebook 04's recipe on these photos alone, from its initial weights, for as many update steps as 04
     takes on its 990 rendered images (32 epochs of 62 batches), so that a small k is not also a short run."""
-    from bench.course import recipe_cell
-
     epochs = _epochs_for(len(x), 32 * 62)
     source = recipe_cell().replace("EPOCHS = 1 if quick_run() else 32", f"EPOCHS = {epochs}")
     assert source != recipe_cell(), "notebook 04's recipe cell no longer sets EPOCHS as expected"
     clock = time.perf_counter()
-    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x, y1, source=source)
-    ns["model"].fit(augmented_batches(x, y1, ns["augment"], ns["BATCH_SIZE"], seed=seed), epochs=epochs,
-                    shuffle=False, verbose=0)
-    finish_training(ns, x, x[:1], y1[:1])   # BatchNorm re-measured on the photos it trained on
-    return {"epochs": epochs, "seconds": round(time.perf_counter() - clock, 1), "model": ns["model"]}
+    model = trained_with_recipe(x, y1, seed, source)   # BatchNorm re-measured on the photos it trained on
+    return {"epochs": epochs, "seconds": round(time.perf_counter() - clock, 1), "model": model}
 
 
 def choose_table(runs: list[dict]) -> str:

@@ -34,7 +34,7 @@ from bench.course import apply_recipe, course_resnet50, finish_training, make_si
 from bench.machine import describe_machine, results_path
 from resnets_utils import augmented_batches, check_environment, load_real_photos, predict_with_mirror_image, test_batches
 
-REAL_SPLITS = ("test", "validation")   # the real photographs scored after training (never "train": 06 fine-tunes on it)
+REAL_SPLITS_READ = ("test", "validation")   # the real photographs scored after training (never "train": 06 fine-tunes on it)
 
 
 def predicted_classes(model, x, batch: int) -> np.ndarray:
@@ -144,7 +144,7 @@ def table(runs: list[dict], target: float, machine: dict) -> str:
                  f"{sum(f >= target for f in finals)} of {len(finals)} runs end at >= {target}")
     worst = np.min([[np.nan if v is None else v for v in r["stress_recall"]] for r in runs], axis=0)
     lines.append("stress recall, min over seeds, per class: " + per_sign(worst))
-    for split in REAL_SPLITS:
+    for split in REAL_SPLITS_READ:
         if all(f"real_{split}_accuracy" in r for r in runs):
             read = [r[f"real_{split}_accuracy"] for r in runs]
             lines.append(f"real {split} photos: " + ", ".join(f"{a:.3f}" for a in read) + f" (mean {np.mean(read):.3f}); "
@@ -170,7 +170,7 @@ def main(argv=None):
     stress = generator.make_stress_set(per_class=args.stress_per_class)   # rendered once, scored by every seed
     by_factor = {factor: generator.make_stress_set(per_class=args.stress_per_class, factors=(factor,))
                  for factor in generator.STRESS_FACTORS} if args.by_factor else None
-    real = None if args.no_real else {split: load_real_photos(split) for split in REAL_SPLITS}
+    real = None if args.no_real else {split: load_real_photos(split) for split in REAL_SPLITS_READ}
     runs = [train_once(seed, args.target, stress, by_factor, real) for seed in args.seeds]
     machine = describe_machine()
     print("\n" + table(runs, args.target, machine))
