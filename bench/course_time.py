@@ -25,6 +25,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from bench.machine import describe_machine, results_path
+from resnets_course.transfer import SAVED_MODEL
 from resnets_utils import REPO
 
 NOTEBOOKS = REPO / "notebooks"
@@ -86,6 +87,8 @@ def main(argv=None):
         workdir = Path(tmp)
         for path in sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")):   # later notebooks import earlier ones
             shutil.copy(path, workdir / path.name)
+        if (NOTEBOOKS / SAVED_MODEL).exists():   # notebook 06 starts from 04's model (a run of 04 replaces it)
+            shutil.copy(NOTEBOOKS / SAVED_MODEL, workdir / SAVED_MODEL)
         rows = []
         for path in paths:
             rows.append(time_notebook(workdir / path.name, workdir, keep_in=NOTEBOOKS if args.write_back else None))

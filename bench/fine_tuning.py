@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import numpy as np
 
-from bench.course import apply_recipe, course_resnet50, finish_training, recipe_cell, signs_for_training
+from bench.course import apply_recipe, course_resnet50, finish_training, signs_for_training
 from bench.machine import describe_machine, results_path
 from bench.recipe_ablation import cross_entropy
+from resnets_course import transfer
 from resnets_course.transfer import first_layer_of_stage, photos_per_sign
 from resnets_utils import (REPO, augmented_batches, check_environment, load_real_photos, predict_with_mirror_image,
                            test_batches)
@@ -42,7 +42,7 @@ BATCH = 16
 
 
 def prepare_fine_tuning():
-    """The reference solution of notebook 06's exercise (tests/transfer_mistakes.py holds it until 06 does)."""
+    """The reference solution of notebook 06's exercise: its graded cell."""
     from tests.transfer_mistakes import SOLUTION
 
     namespace = {}
@@ -56,11 +56,11 @@ def augmentation():
     return ns["augment"]
 
 
-def trained_with_recipe(x, y1, seed: int, source: str | None = None, validation=None):
-    """A fresh course ResNet-50 trained on (x, y1) by notebook 04's recipe cell (or ``source``, a variant of
-    it), then BatchNorm's statistics re-measured on x, as the notebook does; ``validation`` (x, y1) is only
-    what that step prints its accuracy on."""
-    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x, y1, source=source)
+def trained_with_recipe(x, y1, seed: int, validation=None):
+    """A fresh course ResNet-50 trained on (x, y1) by notebook 04's recipe cell, then BatchNorm's statistics
+    re-measured on x, as the notebook does; ``validation`` (x, y1) is only what that step prints its accuracy
+    on."""
+    ns = apply_recipe(course_resnet50()(input_shape=(64, 64, 3), classes=6), x, y1)
     ns["model"].fit(augmented_batches(x, y1, ns["augment"], ns["BATCH_SIZE"], seed=seed), epochs=ns["EPOCHS"],
                     shuffle=False, verbose=0)
     finish_training(ns, x, *(validation or (x[:1], y1[:1])))
@@ -93,38 +93,29 @@ def read(model, x, y) -> dict:
 
 
 def fine_tune(model, start, stage, rate, x, y1, epochs, seed, augment, validation=None) -> dict:
-    model.set_weights(start)
+    """--choose's run: ``epochs`` epochs of the whole pool, read on the validation split after each."""
     first = first_layer_of_stage(model, stage)
-    prepare_fine_tuning()(model, first, rate)
     per_epoch = []
-    clock = time.perf_counter()
-    for epoch in range(epochs):
-        model.fit(augmented_batches(x, y1, augment, BATCH, seed=seed + 1000 * epoch), epochs=1, shuffle=False,
-                  verbose=0)
+
+    def after_epoch(epoch):
         if validation is not None:
             per_epoch.append(read(model, *validation[:2]))
             print(f"    epoch {epoch + 1}: validation {per_epoch[-1]}", flush=True)
-    return {"first_trainable": first, "seconds": round(time.perf_counter() - clock, 1), "per_epoch": per_epoch}
+
+    seconds = transfer.fine_tune(model, start, prepare_fine_tuning(), first, rate, x, y1, augment,
+                                 steps=epochs * int(np.ceil(len(x) / BATCH)), seed=seed, after_epoch=after_epoch)
+    return {"first_trainable": first, "seconds": round(seconds, 1), "per_epoch": per_epoch}
 
 
-#: What --choose chose on the real validation split (None until it has run): where fine-tuning starts, the
-#: rate, and the number of update steps (the same for every k, so a smaller k sees its photos more often).
-CHOSEN = None
-
-
-def _epochs_for(n: int, steps: int) -> int:
-    return max(1, round(steps / int(np.ceil(n / BATCH))))
-
-
-def from_scratch(x, y1, seed) -> dict:
-    """Notebook 04's recipe on these photos alone, from its initial weights, for as many update steps as 04
-    takes on its 990 rendered images (32 epochs of 62 batches), so that a small k is not also a short run."""
-    epochs = _epochs_for(len(x), 32 * 62)
-    source = recipe_cell().replace("EPOCHS = 1 if quick_run() else 32", f"EPOCHS = {epochs}")
-    assert source != recipe_cell(), "notebook 04's recipe cell no longer sets EPOCHS as expected"
-    clock = time.perf_counter()
-    model = trained_with_recipe(x, y1, seed, source)   # BatchNorm re-measured on the photos it trained on
-    return {"epochs": epochs, "seconds": round(time.perf_counter() - clock, 1), "model": model}
+#: What --choose chose on the real validation split (bench/README.md says why), as notebook 06 runs it:
+#: where fine-tuning starts, the rate, and the number of update steps (the same for every k, so a smaller k
+#: sees its photos more often).
+CHOSEN = {"stage": transfer.FINE_TUNING_STAGE, "rate": transfer.FINE_TUNING_RATE, "steps": transfer.FINE_TUNING_STEPS}
+#: From scratch, two budgets: as many update steps as the fine-tuning (notebook 06's comparison), and as many
+#: as notebook 04 takes on its 990 rendered images (32 epochs of 62 batches), so that a small k is not also a
+#: short run. The long runs go last, the ends of the curve first: an interrupted sweep resumes.
+SCRATCH_BUDGETS = [("from scratch, same steps", transfer.FINE_TUNING_STEPS, KS),
+                   ("from scratch", 32 * 62, [None, 5, 20, 10])]
 
 
 def choose_table(runs: list[dict]) -> str:
@@ -146,6 +137,39 @@ def choose_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def benchmark_summary(runs: list[dict], machine: str) -> dict:
+    """The sweep's real-test accuracies as notebook 06 plots them (resnets_course/fine_tuning_benchmark.json):
+    for each kind of run and k, one number per seed, in seed order; and the model's before fine-tuning."""
+    [start] = [r for r in runs if r["key"]["kind"] == "start"]
+    summary = {"source": f"bench/results/fine_tuning-{machine}.json (python -m bench.fine_tuning --sweep)",
+               "k": [str(k) if k else "all" for k in KS], "before": start["test"]["accuracy"], "runs": {}}
+    seeds = sorted({r["key"]["seed"] for r in runs if r["key"]["kind"] == "fine-tuned"})
+    for kind in ["fine-tuned"] + [kind for kind, _, _ in SCRATCH_BUDGETS]:
+        found = sorted((r for r in runs if r["key"]["kind"] == kind), key=lambda r: r["key"]["seed"])
+        per_k = {str(k) if k else "all": [r["test"]["accuracy"] for r in found if r["key"]["k"] == k] for k in KS}
+        # Only a k with every seed run: a bar from the lowest seed to the highest means the same everywhere.
+        summary["runs"][kind] = {k: v for k, v in per_k.items() if len(v) == len(seeds)}
+    summary["seeds"] = seeds
+    return summary
+
+
+def sweep_table(runs: list[dict]) -> str:
+    """The --sweep runs as a Markdown table: for each k, the real-test accuracy of each kind of run on each
+    seed (a dash where a run has not been made yet)."""
+    seeds = sorted({r["key"]["seed"] for r in runs if r["key"]["kind"] == "fine-tuned"})
+    kinds = [("fine-tuned", "fine-tuned (120 steps)"), ("from scratch, same steps", "from scratch, 120 steps"),
+             ("from scratch", "from scratch, 1984 steps")]
+    lines = ["| photos per sign | " + " | ".join(label for _, label in kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
+    for k in KS:
+        cells = []
+        for kind, _ in kinds:
+            found = {r["key"]["seed"]: r["test"]["accuracy"] for r in runs
+                     if r["key"]["kind"] == kind and r["key"]["k"] == k}
+            cells.append(" / ".join(f"{found[s]:.3f}" if s in found else "-" for s in seeds))
+        lines.append(f"| {k or 'all (636)'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def save(runs: list[dict], path: Path) -> None:
     path.write_text(json.dumps({"machine": describe_machine(), "batch": BATCH, "runs": runs}, indent=1) + "\n")
 
@@ -160,10 +184,19 @@ def main(argv=None):
     parser.add_argument("--rates", type=float, nargs="+", default=RATES)
     parser.add_argument("--model", type=Path)
     parser.add_argument("--table", action="store_true", help="print the committed --choose runs and stop")
+    parser.add_argument("--export", action="store_true",
+                        help="write the committed sweep to resnets_course/fine_tuning_benchmark.json and stop")
     args = parser.parse_args(argv)
     path = results_path("fine_tuning")
     if args.table:
-        print(choose_table(json.loads(path.read_text())["runs"]))
+        runs = json.loads(path.read_text())["runs"]
+        print(choose_table(runs))
+        print(sweep_table(runs))
+        return
+    if args.export:
+        summary = benchmark_summary(json.loads(path.read_text())["runs"], path.stem.removeprefix("fine_tuning-"))
+        transfer.BENCHMARK.write_text(json.dumps(summary, indent=1) + "\n")
+        print(f"wrote {transfer.BENCHMARK}")
         return
     check_environment()
     runs = json.loads(path.read_text())["runs"] if path.exists() else []
@@ -188,30 +221,42 @@ def main(argv=None):
                 runs.append({"key": key, **run})
                 save(runs, path)
     if args.sweep:
-        if CHOSEN is None:
-            raise SystemExit("--sweep needs the settings --choose picks: run it, read its table, set CHOSEN")
         test = real("test")
+        draws = {(seed, k): photos_per_sign(x, y, k, seed) for seed in args.seeds for k in KS}
         for seed in args.seeds:
             for k in KS:
-                xk, yk = photos_per_sign(x, y, k, seed)
-                yk1 = np.eye(6, dtype=np.float32)[yk]
                 key = {"kind": "fine-tuned", "k": k, "seed": seed, **CHOSEN}
-                if json.dumps(key) not in done:
-                    print(f"  seed {seed}, k={k}: fine-tuned", flush=True)
-                    epochs = _epochs_for(len(xk), CHOSEN["steps"])
-                    run = fine_tune(model, start, CHOSEN["stage"], CHOSEN["rate"], xk, yk1, epochs, seed, augment)
-                    runs.append({"key": key, **run, "epochs": epochs, "test": read(model, *test[:2])})
-                    save(runs, path)
-                key = {"kind": "from scratch", "k": k, "seed": seed}
-                if json.dumps(key) not in done:
-                    print(f"  seed {seed}, k={k}: from scratch", flush=True)
-                    runs.append({"key": key, **from_scratch(xk, yk1, seed), "test": None})
-                    runs[-1]["test"] = read(runs[-1].pop("model"), *test[:2])
+                if json.dumps(key) in done:
+                    continue
+                print(f"  seed {seed}, k={k}: fine-tuned", flush=True)
+                xk, yk = draws[seed, k]
+                first = first_layer_of_stage(model, CHOSEN["stage"])
+                seconds = transfer.fine_tune(model, start, prepare_fine_tuning(), first, CHOSEN["rate"], xk,
+                                             np.eye(6, dtype=np.float32)[yk], augment, CHOSEN["steps"], seed)
+                runs.append({"key": key, "first_trainable": first, "seconds": round(seconds, 1), "photos": len(xk),
+                             "validation": read(model, *validation[:2]), "test": read(model, *test[:2])})
+                save(runs, path)
+        fresh = course_resnet50()(input_shape=(64, 64, 3), classes=6)
+        initial = fresh.get_weights()
+        for kind, steps, ks in SCRATCH_BUDGETS:
+            for k in ks:
+                for seed in args.seeds:
+                    key = {"kind": kind, "k": k, "seed": seed, "steps": steps}
+                    if json.dumps(key) in done:
+                        continue
+                    print(f"  seed {seed}, k={k}: {kind} ({steps} steps)", flush=True)
+                    xk, yk = draws[seed, k]
+                    seconds = transfer.train_from_scratch(fresh, initial, xk, np.eye(6, dtype=np.float32)[yk],
+                                                          augment, steps, seed)
+                    runs.append({"key": key, "seconds": round(seconds, 1), "photos": len(xk),
+                                 "validation": read(fresh, *validation[:2]), "test": read(fresh, *test[:2])})
                     save(runs, path)
     if len(runs) > runs_before:
         save(runs, path)
     if any(r["key"]["kind"] == "choose" for r in runs):
         print(choose_table(runs))
+    if any(r["key"]["kind"] == "fine-tuned" for r in runs):
+        print(sweep_table(runs))
     print(f"wrote {path}")
 
 

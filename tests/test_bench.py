@@ -241,17 +241,18 @@ def test_recipe_ablation_judges_on_plain_cross_entropy_and_stress_recall():
 
 
 def test_fine_tuning_bench_gives_every_k_the_same_number_of_update_steps():
-    from bench.fine_tuning import BATCH, _epochs_for
+    from bench.fine_tuning import BATCH
+    from resnets_course.transfer import epochs_for
 
-    assert BATCH == 16 and _epochs_for(636, 480) == 12 and _epochs_for(30, 480) == 240 and _epochs_for(600, 1) == 1
+    assert BATCH == 16 and epochs_for(636, 480) == 12 and epochs_for(30, 480) == 240 and epochs_for(600, 1) == 1
 
 
 def test_fine_tuning_bench_prepares_models_with_the_reference_solution(capsys):
     """The bench fine-tunes with the code the check passes, not a copy of its own."""
     from bench.fine_tuning import prepare_fine_tuning
-    from resnets_course.checks.transfer import check_fine_tuning
+    from resnets_course.checks.transfer import check_prepare_fine_tuning
 
-    check_fine_tuning(prepare_fine_tuning(), 1e-4)
+    check_prepare_fine_tuning(prepare_fine_tuning(), 1e-4)
     assert capsys.readouterr().out.strip() == "All tests passed."
 
 
@@ -261,3 +262,20 @@ def test_bench_readme_holds_the_committed_fine_tuning_choices():
     runs = json.loads((machine.RESULTS / "fine_tuning-amd-epyc-2t.json").read_text())["runs"]
     assert choose_table(runs) in (machine.RESULTS.parent / "README.md").read_text()
     assert not any("test" in r for r in runs if r["key"]["kind"] == "choose"), "choices never read the test split"
+
+
+def test_bench_readme_and_notebook_06_hold_the_committed_sweep():
+    """bench/README's sweep table and the numbers notebook 06 plots (resnets_course/fine_tuning_benchmark.json)
+    are the committed result file's; the sweep fine-tunes with the settings notebook 06 uses."""
+    from bench.fine_tuning import CHOSEN, benchmark_summary, sweep_table
+    from resnets_course import transfer
+
+    runs = json.loads((machine.RESULTS / "fine_tuning-amd-epyc-2t.json").read_text())["runs"]
+    assert sweep_table(runs) in (machine.RESULTS.parent / "README.md").read_text()
+    assert transfer.fine_tuning_benchmark() == json.loads(json.dumps(benchmark_summary(runs, "amd-epyc-2t")))
+    assert CHOSEN == {"stage": transfer.FINE_TUNING_STAGE, "rate": transfer.FINE_TUNING_RATE,
+                      "steps": transfer.FINE_TUNING_STEPS}
+    tuned = [r for r in runs if r["key"]["kind"] == "fine-tuned"]
+    assert tuned and all({k: r["key"][k] for k in CHOSEN} == CHOSEN for r in tuned)
+    notebook = (machine.RESULTS.parent.parent / "notebooks" / "06_transfer_learning.ipynb").read_text()
+    assert "first_layer_of_stage(model, 4)" in notebook and "STEPS = 120" in notebook

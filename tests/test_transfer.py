@@ -56,3 +56,80 @@ def test_without_notebook_04s_model_the_message_says_to_run_it(tmp_path):
     (tmp_path / "broken.keras").write_bytes(b"not a model")
     with pytest.raises(CourseError, match="Run notebook 04 again"):
         load_trained_resnet50(tmp_path / "broken.keras")
+
+
+def test_notebook_04s_file_reads_back_as_one_input_model_with_the_same_predictions(tmp_path):
+    from resnets_course.checks.transfer import small_residual_network
+
+    model = small_residual_network()
+    keras.Model(model.inputs, model.outputs, name=model.name).save(tmp_path / "m.keras")   # as notebook 04 saves
+    read_back = load_trained_resnet50(tmp_path / "m.keras")
+    x = np.random.default_rng(0).random((4, 8, 8, 3)).astype(np.float32)
+    assert np.array_equal(read_back.predict(x, verbose=0), model.predict(x, verbose=0))
+    assert not isinstance(read_back.inputs, list) or len(read_back.inputs) == 1
+
+
+def test_in_quick_mode_an_untrained_resnet50_stands_in(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("RESNETS_QUICK", "1")
+    model = load_trained_resnet50(tmp_path / "not-there.keras")
+    assert model.count_params() == 23_600_006 and "stands in" in capsys.readouterr().out
+
+
+def _tiny_run():
+    from resnets_course.checks.transfer import small_residual_network
+    from tests.transfer_mistakes import SOLUTION
+
+    namespace = {}
+    exec("import keras\n" + SOLUTION, namespace)
+    model = small_residual_network()
+    x = np.random.default_rng(1).random((40, 8, 8, 3)).astype(np.float32)
+    return model, namespace["prepare_fine_tuning"], x, np.eye(6, dtype=np.float32)[np.arange(40) % 6]
+
+
+def test_fine_tune_starts_every_run_from_the_same_weights_and_freezes_as_prepared():
+    from resnets_course.transfer import fine_tune
+
+    model, prepare, x, y = _tiny_run()
+    start = model.get_weights()
+    runs = []
+    for _ in range(2):
+        fine_tune(model, start, prepare, "block_conv1", 1e-3, x, y, keras.layers.Identity(), steps=6, seed=3)
+        runs.append(model.get_weights())
+    assert all(np.array_equal(a, b) for a, b in zip(*runs)), "the same seed and start give the same run"
+    assert np.array_equal(model.get_layer("stem_conv").get_weights()[0], start[0])
+    assert not np.array_equal(model.get_layer("head").get_weights()[0], start[-2])
+
+
+def test_fine_tune_and_train_from_scratch_name_bad_input():
+    from resnets_course.transfer import fine_tune, train_from_scratch
+
+    model, prepare, x, y = _tiny_run()
+    start = model.get_weights()
+    with pytest.raises(CourseError, match="Divide them by 255"):
+        fine_tune(model, start, prepare, "block_conv1", 1e-3, (x * 255).astype(np.uint8), y, keras.layers.Identity())
+    with pytest.raises(CourseError, match="Divide them by 255"):
+        train_from_scratch(model, start, x * 255, y, keras.layers.Identity(), steps=2)
+    with pytest.raises(CourseError, match="returned None: finish Exercise 1"):
+        fine_tune(model, start, lambda m, f, r: None, "block_conv1", 1e-3, x, y, keras.layers.Identity())
+    fresh = keras.models.clone_model(model)
+    with pytest.raises(CourseError, match="not compiled: finish Exercise 1"):
+        fine_tune(fresh, start, lambda m, f, r: m, "block_conv1", 1e-3, x, y, keras.layers.Identity())
+
+
+def test_train_from_scratch_trains_every_layer_with_notebook_04s_recipe():
+    """The recipe's settings are notebook 04's (its recipe cell states them), and every layer learns."""
+    import inspect
+
+    from bench.course import recipe_cell
+    from resnets_course import transfer
+
+    source, cell = inspect.getsource(transfer.train_from_scratch), recipe_cell()
+    for setting in ("CosineDecay(2e-3", "label_smoothing=0.1", "layer.momentum = 0.9", "start_blocks_as_identity(model)"):
+        assert setting in source and setting in cell, setting
+    assert "BATCH_SIZE = 16" in cell and transfer.BATCH_SIZE == 16
+    model, prepare, x, y = _tiny_run()
+    start = model.get_weights()
+    prepare(model, "head", 1e-4)   # a model left frozen by fine-tuning: from scratch unfreezes it
+    transfer.train_from_scratch(model, start, x, y, keras.layers.Identity(), steps=6)
+    assert all(layer.trainable for layer in model.layers)
+    assert not np.array_equal(model.get_layer("stem_conv").get_weights()[0], start[0])
