@@ -26,6 +26,8 @@ from resnets_course.numpy_blocks import (DEGRADATION_EXPERIMENT, DEGRADATION_NET
                                         first_step_below, gradient_norms, gradient_runs, path_lengths, relu, train_mlp)
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_degradation, plot_history,
                                   plot_misclassified, plot_prediction, plot_samples, save_fig)
+from resnets_course.transfer import (fine_tune, fine_tuning_benchmark, first_layer_of_stage, load_trained_resnet50,
+                                     photos_per_sign, plot_fine_tuning, real_accuracy, train_from_scratch)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
                                      predict_with_mirror_image, reestimate_batchnorm_statistics,
                                      start_blocks_as_identity, test_batches)
@@ -38,6 +40,7 @@ _WITH_KERAS = {
     **dict.fromkeys(["check_resnet50", "check_training", "check_build_resnet", "check_family_table",
                      "check_bottleneck_cost"],
                     "resnets_course.checks.models"),
+    "check_prepare_fine_tuning": "resnets_course.checks.transfer",
     **dict.fromkeys(["block_cost", "family_table", "plot_family", "print_family_table", "multiply_adds",
                      "count_parameters"], "resnets_course.counting"),
 }

@@ -36,6 +36,8 @@ CASES = {
     "ResNet50": [{"input_shape": [72, 56, 3], "classes": 4}],
     "build_resnet": [{"depth": 18, "input_shape": [56, 48, 3], "classes": 3, "preact": False},
                      {"depth": 50, "input_shape": [40, 40, 3], "classes": 5, "preact": True}],
+    # Notebook 06: another layer to start at and another rate than its check uses
+    "prepare_fine_tuning": [{"first_trainable": "block_conv2", "learning_rate": 3e-5, "seed": 41}],
 }
 NETWORKS = ("ResNet50", "build_resnet")   # compared exactly, by their layers (_model_answer)
 TOLERANCE = {"abs": 1e-3, "rel": 1e-3}
@@ -49,6 +51,8 @@ def answer(fn, exercise: str, case: dict) -> list[float]:
         values = list(fn(case["H"], case["W"], case["F"]))
     elif exercise in NETWORKS:
         values = _model_answer(fn, case)
+    elif exercise == "prepare_fine_tuning":
+        values = _fine_tuning_answer(fn, case)
     else:
         values = _block_answer(fn, case)
     return [round(float(v), 5) + 0.0 for v in values]
@@ -102,6 +106,23 @@ def _model_answer(fn, case: dict) -> list:
         rows.append([zlib.crc32(kind.encode()) % 100_000, *(shape + [0, 0, 0])[:3], layer.count_params()])
     return [v for row in sorted(rows) for v in row] + [model.count_params()]
 
+
+
+def _fine_tuning_answer(fn, case: dict) -> list:
+    """What one training step after ``fn`` changes in notebook 06's small check network, read from a file as
+    it were (not compiled): for each layer with weights, 1 if any of them changed (a BatchNorm's statistics
+    included), else 0; then the optimizer's learning rate."""
+    from .checks import transfer
+
+    model = transfer.small_residual_network()
+    model = fn(model, case["first_trainable"], case["learning_rate"])
+    before = [[np.array(w) for w in layer.weights] for layer in model.layers if layer.weights]
+    rng = np.random.default_rng(case["seed"])
+    x = (rng.random((16, 8, 8, 3)) * 3 + 1).astype(np.float32)
+    model.fit(x, np.eye(6, dtype=np.float32)[np.arange(16) % 6], batch_size=16, epochs=1, verbose=0)
+    after = [[np.array(w) for w in layer.weights] for layer in model.layers if layer.weights]
+    changed = [float(any(not np.array_equal(a, b) for a, b in zip(old, new))) for old, new in zip(before, after)]
+    return changed + [float(np.array(model.optimizer.learning_rate)) * 1e5]
 
 
 def differs(got, want: list[float], exercise: str = "") -> str | None:

@@ -183,8 +183,10 @@ class _Guard:
                 if namespace.get(key, _MISSING) is not value:
                     namespace[key] = value
                     changed.append(f"{name}.{key}")
-            if _is_course(name):   # a new submodule is an import, not a change
-                for key in [k for k, v in namespace.items() if k not in contents and not isinstance(v, types.ModuleType)]:
+            if _is_course(name):   # a new submodule is an import, not a change; nor is the warnings module's
+                # registry, which Python adds to a module the first time a warning is raised from its code
+                for key in [k for k, v in namespace.items() if k not in contents and k != "__warningregistry__"
+                            and not isinstance(v, types.ModuleType)]:
                     del namespace[key]
                     changed.append(f"{name}.{key}")
         for function, code, defaults, kwdefaults in self.functions.values():

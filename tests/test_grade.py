@@ -112,7 +112,7 @@ def test_the_gradebook_holds_each_students_points_and_total(graded_class):
     _, book, summary = graded_class
     total = f"total ({sum(GRADED.values())})"
     assert set(book) == set(CLASS)
-    assert int(book["full"][total]) == sum(GRADED.values()) == 100
+    assert int(book["full"][total]) == sum(GRADED.values()) == 110
     assert int(book["partial"][total]) == GRADED["residual_block_forward"] + GRADED["residual_block_backward"] + GRADED["identity_block"] == 30
     assert int(book["partial"][f"identity_block ({GRADED['identity_block']})"]) == GRADED["identity_block"]
     for student in ("printer", "replacer"):

@@ -54,7 +54,7 @@ def test_points_sit_only_on_locked_cells_that_call_the_exercises_check(exported)
                 exercise = cell.metadata["exercise"]
                 assert f"check_{exercise.lower()}(" in cell.source and "check" in cell.metadata["tags"], cell.source
                 scored[exercise] = scored.get(exercise, 0) + meta["points"]
-    assert scored == points and sum(scored.values()) == 100
+    assert scored == points and sum(scored.values()) == 110
 
 
 def test_the_answers_to_the_questions_stay_out(exported):
@@ -158,7 +158,7 @@ def test_nbgrader_gives_the_points_to_correct_code_only(autograded):
     assert scores["correct"] == points[EXERCISE] > 0
     assert scores["wrong"] == 0 and scores["blank"] == 0
     assert scores["silenced"] == 0   # the locked check ran as released, not as the student's `pass`
-    assert course_max == sum(points.values()) == 100
+    assert course_max == sum(points.values()) == 110
 
 
 def test_nbgrader_makes_the_student_version_the_export_expects(autograded):

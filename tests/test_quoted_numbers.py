@@ -45,6 +45,7 @@ NOT_MEASURED = {
     (DOCS, "2400 s"): "tools.grade's default --timeout, a setting (checked below)",
     (DOCS, "30 minutes"): "the limit CI keeps the test command under, a requirement (.ci/run)",
     (DOCS, "30 s"): "nbgrader's default cell timeout, a setting of nbgrader",
+    ("06_transfer_learning", "0.3%"): "one photo of the 324 in the real test split, 1/324",
     ("04_resnet50", "8%"): "the augmentation's shift, a setting of the recipe (RandomTranslation(0.08, ...))",
     ("04_resnet50", "10%"): "the augmentation's zoom in, a setting of the recipe (RandomZoom((-0.1, 0.3), ...))",
     ("04_resnet50", "30%"): "the augmentation's zoom out, a setting of the recipe (RandomZoom((-0.1, 0.3), ...))",
@@ -491,7 +492,7 @@ def real_photos() -> set:
     from resnets_utils import load_real_photos
 
     covered = set()
-    for where in (DOCS, "04_resnet50"):
+    for where in (DOCS, "04_resnet50", "06_transfer_learning"):
         [m] = find(where, r"`datasets/real/` holds ([\d,]+) photographs")
         assert int(m.group(1).replace(",", "")) == len(list((REPO / "datasets" / "real" / "photos").glob("*/*.JPG")))
         covered.add((where, m.group(1)))
@@ -527,6 +528,80 @@ def real_test_photos() -> set:
     assert d.groups() == (str(measured["real_photos"]["test"]), f"{100 * min(real):.1f}", f"{100 * max(real):.1f}",
                           f"{100 * np.mean(real):.1f}", str(weakest)), d.groups()
     return {(where, g) for g in m.groups()[:5]} | {(DOCS, f"{g}%") for g in d.groups()[1:4]}
+
+
+def transfer_learning() -> set:
+    """Notebook 06's numbers: notebook 04's real-photo results (bench.time_to_accuracy), the choices of
+    bench.fine_tuning --choose, and its sweep (the committed runs, which notebook 06 also plots)."""
+    where = "06_transfer_learning"
+    covered = set()
+    f3 = lambda v: f"{v:.3f}"
+    runs_04 = result("time_to_accuracy", NUMPY_MACHINE)["runs"]
+    real = [r["real_test_accuracy"] for r in runs_04]
+    rendered = [r["final_test_accuracy"] for r in runs_04]
+    [m] = find(where, r"\((0\.\d{3}) to (0\.\d{3}) over five training seeds, against (0\.\d{3}) to ([01]\.\d{3})\)")
+    assert m.groups() == (f3(min(real)), f3(max(real)), f3(min(rendered)), f3(max(rendered))), m.groups()
+    covered |= {(where, g) for g in m.groups()}
+
+    runs = result("fine_tuning", NUMPY_MACHINE)["runs"]
+    [start] = [r for r in runs if r["key"]["kind"] == "start"]
+    choose = {(r["key"]["stage"], r["key"]["rate"]): r["per_epoch"] for r in runs if r["key"]["kind"] == "choose"}
+    last = lambda stage: sorted({f3(choose[stage, rate][-1]["accuracy"]) for rate in (1e-4, 3e-4)})
+    [m] = find(where, r"judged on the (\d+) validation photos after (\d+) epochs: starting at the head alone, (0\.\d{3}); "
+                      r"at stage 5, (0\.\d{3}) to (0\.\d{3}) \(two rates\); at stage 4, (0\.\d{3}); at stage 2 \(all but the "
+                      r"stem\), (0\.\d{3}) to (0\.\d{3}); before fine-tuning, (0\.\d{3})\. Stage 4 is within two validation "
+                      r"photos of the best and trains faster than stage 2\. At a rate of \$10\^\{-4\}\$ it read (0\.\d{3}) "
+                      r"after three epochs")
+    n_val = 277
+    assert int(m.group(1)) == n_val and int(m.group(2)) == len(choose["head", 1e-4])
+    assert [m.group(3)] == last("head") and [m.group(4), m.group(5)] == last(5) and [m.group(6)] == last(4)
+    assert [m.group(7), m.group(8)] == last(2) and m.group(9) == f3(start["validation"]["accuracy"])
+    assert m.group(10) == f3(choose[4, 1e-4][2]["accuracy"])
+    assert round(n_val * (choose[2, 1e-4][-1]["accuracy"] - choose[4, 1e-4][-1]["accuracy"])) == 2
+    assert 3 * int(np.ceil(636 / 16)) == 120
+    covered |= {(where, g) for g in m.groups()[2:]}
+
+    test = lambda kind, k: [r["test"]["accuracy"] for r in runs if r["key"]["kind"] == kind and r["key"]["k"] == k]
+    before = start["test"]["accuracy"]
+    tuned = [a for k in (5, 10, 20, None) for a in test("fine-tuned", k)]
+    better = sum(a > before for a in tuned)
+    [m] = find(where, r"model read (0\.\d{3}) of the test photos before fine-tuning; fine-tuned on 5 photos per sign it "
+                      r"read (0\.\d{3}) to (0\.\d{3}), on the whole pool (0\.\d{3}) to (0\.\d{3}) \(a mean of (0\.\d{3}) both\)")
+    assert m.groups() == (f3(before), f3(min(test("fine-tuned", 5))), f3(max(test("fine-tuned", 5))),
+                          f3(min(test("fine-tuned", None))), f3(max(test("fine-tuned", None))),
+                          f3(np.mean(test("fine-tuned", 5)))) == m.groups()
+    assert f3(np.mean(test("fine-tuned", None))) == m.group(6)
+    covered |= {(where, g) for g in m.groups()}
+    [m] = find(where, r"From (0\.\d{3}) before, (\d+) of its (\d+) runs read more test photos right \((0\.\d{3}) to "
+                      r"(0\.\d{3})\); one, on 5 photos per sign, read one photo fewer\. More photos did not do better: 5 per "
+                      r"sign and the whole pool both averaged (0\.\d{3})")
+    worse = [a for a in tuned if a <= before]
+    assert m.groups() == (f3(before), str(better), str(len(tuned)), f3(min(a for a in tuned if a > before)),
+                          f3(max(tuned)), f3(np.mean(test("fine-tuned", 5))))
+    assert len(worse) == 1 and round(324 * (before - worse[0])) == 1 and worse[0] in test("fine-tuned", 5)
+    covered |= {(where, g) for g in m.groups()} | {(where, f"{better} of {len(tuned)}")}
+    scratch = lambda k: test("from scratch, same steps", k)
+    [m] = find(where, r"read (0\.\d{3}) to (0\.\d{3}) of the test photos on 5 photos per sign, and (0\.\d{3}) to (0\.\d{3}) "
+                      r"on all 636: below notebook 04's model before it saw a photo")
+    assert m.groups() == (f3(min(scratch(5))), f3(max(scratch(5))), f3(min(scratch(None))), f3(max(scratch(None))))
+    assert max(scratch(None)) < before
+    covered |= {(where, g) for g in m.groups()}
+    full = lambda k: test("from scratch", k)
+    [m] = find(where, r"1984 steps, training from scratch read (TBD|0\.\d{3} to 0\.\d{3}) on 5 photos per sign and "
+                      r"(TBD|0\.\d{3} to 0\.\d{3}) on all 636")
+    for quoted, k in zip(m.groups(), (5, None)):
+        if quoted == PENDING:
+            pending(where, f"from scratch with 04's budget, k={k}")
+        else:
+            assert quoted == f"{f3(min(full(k)))} to {f3(max(full(k)))}"
+            covered |= {(where, t) for t in quoted.split(" to ")}
+    [m] = find(where, r"Fine-tuned on 5 photos per sign, notebook 04's model read (0\.\d{3}) to (0\.\d{3}) of the test "
+                      r"photos; trained from scratch on the same photos for as many steps, the same network read "
+                      r"(0\.\d\d) to (0\.\d\d)")
+    assert m.groups() == (f3(min(test("fine-tuned", 5))), f3(max(test("fine-tuned", 5))),
+                          f"{min(scratch(5)):.2f}", f"{max(scratch(5)):.2f}")
+    covered |= {(where, g) for g in m.groups()}
+    return covered
 
 
 def recipe_ablation() -> set:
@@ -590,7 +665,7 @@ def recipe_ablation() -> set:
     return {(where, token) for token in TOKEN.findall(table)}
 
 
-SOURCES = [recipe_ablation, real_photos, real_test_photos, numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
+SOURCES = [recipe_ablation, transfer_learning, real_photos, real_test_photos, numpy_experiments, figure4, readme_benchmark_summary, readme_notebook_times, training_minutes, accuracies, nearest_centroid,
            resnet50_counts, family_growth, family_build_time, grading_speed, sandbox_cost, hidden_cost, suite_time, sandbox_limits, judge_tolerance, grading_timeouts]
 
 

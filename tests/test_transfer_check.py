@@ -23,7 +23,7 @@ def define(source):
 
 
 def test_the_solution_passes(capsys):
-    transfer.check_fine_tuning(*define(tm.SOLUTION))
+    transfer.check_prepare_fine_tuning(*define(tm.SOLUTION))
     assert capsys.readouterr().out.strip() == "All tests passed."
 
 
@@ -41,7 +41,7 @@ def test_the_solution_passes(capsys):
     [(tm.COMPILE, ""), ("    names = [", tm.COMPILE + "    names = [")],
 ], ids=["freeze-all-then-thaw", "smoothing-and-metric", "cosine-schedule", "lower-rate", "compile-then-freeze"])
 def test_correct_variants_pass(variant, capsys):
-    transfer.check_fine_tuning(*define(tm.apply(tm.SOLUTION, variant)))
+    transfer.check_prepare_fine_tuning(*define(tm.apply(tm.SOLUTION, variant)))
     assert capsys.readouterr().out.strip() == "All tests passed."
 
 
@@ -49,7 +49,7 @@ def test_correct_variants_pass(variant, capsys):
 def test_the_check_names_the_mistake(mistake):
     _, edits, hint = mistake
     with pytest.raises(CheckFailed) as e:
-        transfer.check_fine_tuning(*define(tm.apply(tm.SOLUTION, edits)))
+        transfer.check_prepare_fine_tuning(*define(tm.apply(tm.SOLUTION, edits)))
     assert hint in str(e.value), f"expected the hint {hint!r}, got: {e.value}"
     assert e.value._render_traceback_() == [f"CheckFailed: {e.value}"]
 

@@ -1,42 +1,25 @@
 """A catalogue of common mistakes in notebook 06's graded exercise (getting a trained model ready to
 fine-tune), each with the hint its check (resnets_course.checks.transfer) must give.
 
-``SOLUTION`` is the graded cell's code as notebook 06 will hold it; each mistake is a list of edits of it
+``SOLUTION`` is the graded cell's code as notebook 06 holds it; each mistake is a list of edits of it
 (old text, new text), applied by tests/block_mistakes.py's ``apply``.
 """
+import json
+from pathlib import Path
+
 from tests.block_mistakes import apply  # noqa: F401 - the catalogues share it
 
-SOLUTION = '''\
-def prepare_fine_tuning(model, first_trainable, learning_rate):
-    """
-    Get a trained model ready to fine-tune on a few new images.
-
-    Arguments:
-    model -- a trained Keras model
-    first_trainable -- the name of the first layer that keeps learning: the layers before it are frozen
-    learning_rate -- the learning rate of the fine-tuning run
-
-    Returns:
-    model -- the same model, ready for fit: the layers before `first_trainable` frozen, every
-             BatchNormalization layer in inference mode (it uses and keeps its moving statistics),
-             compiled with Adam(learning_rate) and the categorical cross-entropy
-    """
-    ### START CODE HERE ###
-    names = [layer.name for layer in model.layers]
-    first = names.index(first_trainable)
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.trainable = False   # inference mode: it uses and keeps its moving statistics
-        else:
-            layer.trainable = i >= first
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="categorical_crossentropy",
-                  metrics=["accuracy"])
-    ### END CODE HERE ###
-    return model
+NOTEBOOK = "06_transfer_learning.ipynb"
 
 
-FINE_TUNING_LEARNING_RATE = 1e-4
-'''
+def _graded_cell() -> str:
+    cells = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK).read_text())["cells"]
+    [source] = ["".join(c["source"]) for c in cells if c.get("metadata", {}).get("exercise") == "prepare_fine_tuning"
+                and "graded" in c["metadata"].get("tags", [])]
+    return source + "\n"
+
+
+SOLUTION = _graded_cell()
 
 LOOP = """    for i, layer in enumerate(model.layers):
         if isinstance(layer, keras.layers.BatchNormalization):

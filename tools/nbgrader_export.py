@@ -31,6 +31,7 @@ ASSIGNMENTS = {
     "01_residual_equations": ["01_residual_equations"],
     "02_04_resnet50": ["02_identity_block", "03_convolutional_block", "04_resnet50"],
     "05_resnet_family": ["05_resnet_family"],
+    "06_transfer_learning": ["06_transfer_learning"],
 }
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 SCHEMA = 3

@@ -187,7 +187,7 @@ def _judge(prepare_fine_tuning, model, compiled_before: bool):
               "trainable, and is the learning rate above 0?")
 
 
-def check_fine_tuning(prepare_fine_tuning, learning_rate) -> None:
+def check_prepare_fine_tuning(prepare_fine_tuning, learning_rate) -> None:
     """Judge ``prepare_fine_tuning`` on the small network, trained here and read from a file, and the learning
     rate chosen for fine-tuning (``learning_rate``); print "All tests passed." or raise CheckFailed."""
     if prepare_fine_tuning is None:
