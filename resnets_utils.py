@@ -15,7 +15,7 @@ import sys
 from resnets_course.checks.numpy_checks import (check_residual_block_backward, check_residual_block_forward,
                                                 gradient_check)
 from resnets_course.cifar_nets import figure4_conv_committed, figure4_conv_run, figure4_conv_table, plot_figure4_conv
-from resnets_course.data import hold_out_validation, load_dataset, load_image, load_real_photos
+from resnets_course.data import hold_out_validation, load_dataset, load_image, load_photo_set, load_real_photos
 from resnets_course.environment import (DATASETS, IMAGES, PINS, QUICK_ENV, REPO, SEED, check_environment,
                                         import_tensorflow_quietly, installed_version, quick_run)
 from resnets_course.degradation import figure4_findings, figure4_gradient_ratios, figure4_runs, plot_figure4
@@ -27,7 +27,8 @@ from resnets_course.numpy_blocks import (DEGRADATION_EXPERIMENT, DEGRADATION_NET
 from resnets_course.plots import (confusion_matrix, draw_model, plot_confusion, plot_degradation, plot_history,
                                   plot_misclassified, plot_prediction, plot_samples, save_fig)
 from resnets_course.transfer import (fine_tune, fine_tuning_benchmark, first_layer_of_stage, load_trained_resnet50,
-                                     photos_per_sign, plot_fine_tuning, real_accuracy, train_from_scratch)
+                                     photos_per_sign, photos_table, plot_fine_tuning, read_photos, real_accuracy,
+                                     train_from_scratch)
 from resnets_course.training import (augmented_batches, compile_for_training, create_training_variables,
                                      predict_with_mirror_image, reestimate_batchnorm_statistics,
                                      start_blocks_as_identity, test_batches)

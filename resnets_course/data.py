@@ -141,3 +141,34 @@ def load_image(path, size: int = 64) -> np.ndarray:
     img = img.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
     return np.asarray(img, dtype=np.float32)[None] / 255.0
 
+
+
+_PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
+
+
+def load_photo_set(path) -> tuple[np.ndarray, np.ndarray]:
+    """Photographs of the signs from anywhere, to read with a trained model: a folder with one subfolder per
+    sign (``0`` to ``5``) of JPEG or PNG files, each read as ``load_image`` reads a photo (upright, central
+    square, 64x64); or one SIGNS-format HDF5 file (``<split>_signs.h5``, the original SIGNS files included).
+    Returns images (m, 64, 64, 3) uint8 and labels (m,)."""
+    path = Path(path)
+    if path.is_file() and path.suffix == ".h5":
+        split = path.name.removesuffix("_signs.h5")
+        if split == path.name:
+            raise DatasetError(f"{path}: a SIGNS file is named <split>_signs.h5 (train_signs.h5, test_signs.h5).")
+        x, y, _ = _read_split(path.parent, split)
+        return x, y.astype(int)
+    if not path.is_dir():
+        raise DatasetError(f"{path} is neither a folder of photos (one subfolder per sign, 0 to 5) nor a "
+                           "SIGNS .h5 file.")
+    images, labels = [], []
+    for sign in range(6):
+        folder = path / str(sign)
+        files = sorted(f for f in folder.glob("*") if f.suffix.lower() in _PHOTO_SUFFIXES) if folder.is_dir() else []
+        for file in files:
+            images.append(np.round(load_image(file)[0] * 255).astype(np.uint8))
+            labels.append(sign)
+    if not images:
+        raise DatasetError(f"{path} holds no photos: put JPEG or PNG files of each sign in subfolders named 0 to 5 "
+                           f"({path / '0'}, {path / '1'}, ...).")
+    return np.stack(images), np.array(labels)

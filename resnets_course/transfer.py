@@ -11,6 +11,8 @@ from .errors import CourseError
 
 #: The file notebook 04 saves its trained model to, beside the notebooks.
 SAVED_MODEL = "resnet50_signs.keras"
+#: The file notebook 06 saves its model fine-tuned on the whole pool of real photographs to.
+FINE_TUNED_MODEL = "resnet50_signs_photos.keras"
 
 
 def photos_per_sign(x, y, k: int | None, seed: int = 0):
@@ -91,19 +93,7 @@ def load_trained_resnet50(path: str | os.PathLike | None = None):
         print(f"Quick run ({QUICK_ENV}=1): an untrained ResNet-50 (keras.applications, the same layers) stands in "
               "for notebook 04's model; the numbers below test the code, not fine-tuning.")
         return keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3), classes=6)
-    path = Path(path) if path is not None else Path(SAVED_MODEL)
-    if not path.exists():
-        raise CourseError(f"{path} is not there. Notebook 06 starts from the model notebook 04 trains and saves: "
-                          f"run notebook 04 to the end (its last cell saves {SAVED_MODEL} beside the notebooks), "
-                          "then come back.")
-    try:
-        model = keras.models.load_model(path)
-    except Exception as e:   # noqa: BLE001 - a truncated or foreign file
-        raise CourseError(f"{path} could not be read as a Keras model ({type(e).__name__}: {str(e)[:200]}). "
-                          "Run notebook 04 again to save it afresh.") from None
-    # Notebook 04 saved a model whose input is a list of one tensor; the same layers with a single input take
-    # a batch of images without Keras's warning about the structure of the inputs.
-    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+    return read_saved_model(Path(path) if path is not None else Path(SAVED_MODEL))
 
 
 #: Notebook 06's fine-tuning, as bench.fine_tuning chose it on the real validation split (bench/README.md):
@@ -283,3 +273,50 @@ def plot_fine_tuning(yours: dict, before: float, benchmark: dict, scratch: dict 
     fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=2, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.17, 1, 1))
     return fig
+
+
+def read_saved_model(path: Path):
+    """A model saved by notebook 04 or 06 (any saved Keras model of one input), or a message that says how to
+    make it."""
+    import keras
+
+    if not path.exists():
+        raise CourseError(f"{path} is not there. Notebook 06 starts from the model notebook 04 trains and saves: "
+                          f"run notebook 04 to the end (its last cell saves {SAVED_MODEL} beside the notebooks), "
+                          "then come back.")
+    try:
+        model = keras.models.load_model(path)
+    except Exception as e:   # noqa: BLE001 - a truncated or foreign file
+        raise CourseError(f"{path} could not be read as a Keras model ({type(e).__name__}: {str(e)[:200]}). "
+                          "Run notebook 04 again to save it afresh.") from None
+    # Notebook 04 saved a model whose input is a list of one tensor; the same layers with a single input take
+    # a batch of images without Keras's warning about the structure of the inputs.
+    return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
+
+
+def read_photos(photos, models: dict) -> list[dict]:
+    """Read a set of photographs (``load_photo_set``: a folder with a subfolder per sign, or a SIGNS .h5 file)
+    with each saved model of ``models`` (name -> file), each photo as it is and mirrored. For each model: its
+    accuracy and its recall on each sign (correct, of how many)."""
+    from .data import load_photo_set
+    from .training import predict_with_mirror_image
+
+    x, y = load_photo_set(photos)
+    rows = []
+    for name, path in models.items():
+        model = read_saved_model(Path(path))
+        predicted = predict_with_mirror_image(model, x / 255.0).argmax(axis=1)
+        per_sign = {int(s): (int((predicted[y == s] == s).sum()), int((y == s).sum())) for s in np.unique(y)}
+        rows.append({"model": name, "file": str(path), "photos": len(y),
+                     "accuracy": float((predicted == y).mean()), "per_sign": per_sign})
+    return rows
+
+
+def photos_table(rows: list[dict]) -> str:
+    """What read_photos found, one line per model: the accuracy and, for each sign, correct of how many."""
+    signs = sorted({s for r in rows for s in r["per_sign"]})
+    lines = [f"{'model':38} {'accuracy':>9}  " + "  ".join(f"sign {s:<6}" for s in signs)]
+    for r in rows:
+        lines.append(f"{r['model']:38} {r['accuracy']:9.3f}  " + "  ".join(
+            f"{'%d/%d' % r['per_sign'][s]:<11}" if s in r["per_sign"] else f"{'-':<11}" for s in signs))
+    return "\n".join(lines)

@@ -133,3 +133,40 @@ def test_train_from_scratch_trains_every_layer_with_notebook_04s_recipe():
     transfer.train_from_scratch(model, start, x, y, keras.layers.Identity(), steps=6)
     assert all(layer.trainable for layer in model.layers)
     assert not np.array_equal(model.get_layer("stem_conv").get_weights()[0], start[0])
+
+
+def test_a_set_of_photos_is_read_by_every_saved_model_sign_by_sign(tmp_path, capsys):
+    """tools.read_photos (and read_photos in notebook 06) take a folder with a subfolder per sign, any photo size,
+    or a SIGNS .h5 file; errors name the layout expected."""
+    import shutil
+
+    from resnets_course.data import load_photo_set
+    from resnets_course.environment import DATASETS
+    from tools import read_photos
+
+    photos = tmp_path / "photos"
+    for sign in (0, 3):   # two signs only, two photos each, as they came from the camera (100x100 JPEG)
+        (photos / str(sign)).mkdir(parents=True)
+        for file in sorted((DATASETS / "real" / "photos" / str(sign)).glob("*.JPG"))[:2]:
+            shutil.copy(file, photos / str(sign) / file.name)
+    (photos / "3" / "notes.txt").write_text("not a photo")
+    x, y = load_photo_set(photos)
+    assert x.shape == (4, 64, 64, 3) and x.dtype == np.uint8 and y.tolist() == [0, 0, 3, 3]
+    x_h5, y_h5 = load_photo_set(DATASETS / "real" / "test_signs.h5")
+    assert x_h5.shape == (324, 64, 64, 3) and np.bincount(y_h5).tolist() == [54] * 6
+
+    inputs = keras.Input((64, 64, 3))
+    always_3 = keras.Model(inputs, keras.layers.Dense(6, activation="softmax", kernel_initializer="zeros",
+                                                       bias_initializer=keras.initializers.Constant(
+                                                           [0, 0, 0, 5, 0, 0]))(
+        keras.layers.GlobalAveragePooling2D()(inputs)))
+    always_3.save(tmp_path / "always_3.keras")
+    assert read_photos.main([str(photos), "--model", str(tmp_path / "always_3.keras")]) == 0
+    out = capsys.readouterr().out
+    assert "4 photos" in out and "0.500" in out and "0/2" in out and "2/2" in out
+
+    for bad, message in ((tmp_path / "empty", "holds no photos"), (tmp_path / "x.h5", "neither a folder")):
+        if bad.suffix != ".h5":
+            bad.mkdir()
+        assert read_photos.main([str(bad), "--model", str(tmp_path / "always_3.keras")]) == 1
+        assert message in capsys.readouterr().err
