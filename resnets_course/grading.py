@@ -307,7 +307,7 @@ def _status(verdicts: list[dict]) -> tuple[str, str]:
     return "fail", first["message"]
 
 
-QUICK_NOTE = "(quick mode: trained one epoch on 64 images; the accuracy was not checked)"
+QUICK_NOTE = "(quick mode: the notebook's training was cut short and its accuracy not checked)"
 
 
 # ------------------------------------------------------------------------------------------------

@@ -227,7 +227,7 @@ def fine_tuning_benchmark() -> dict:
 
 def plot_fine_tuning(yours: dict, before: float, benchmark: dict, scratch: dict | None = None):
     """Real-test accuracy against the photos per sign, in two panels: every kind of run (left, from 0 to 1), and
-    the fine-tuned runs alone (right, magnified). Your runs (``yours``: k -> accuracy, None for the whole pool;
+    the fine-tuned runs and the long runs from scratch near the top (right, magnified; lower points fall off it). Your runs (``yours``: k -> accuracy, None for the whole pool;
     ``scratch``, the same form, trained from scratch) are drawn over the benchmark's seeds (the mean, and a bar
     from the lowest seed to the highest); a dash-dot line marks your model before fine-tuning."""
     import matplotlib.pyplot as plt
@@ -237,7 +237,7 @@ def plot_fine_tuning(yours: dict, before: float, benchmark: dict, scratch: dict 
     styles = {"fine-tuned": ("o", "-", 0.0), "from scratch, same steps": ("s", "--", 0.08),
               "from scratch": ("^", ":", 0.16)}
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.4))
-    for ax, kinds in zip(axes, (list(styles), ["fine-tuned"])):
+    for ax, kinds in zip(axes, (list(styles), ["fine-tuned", "from scratch"])):
         for kind in kinds:
             marker, line, shift = styles[kind]
             per_k = benchmark["runs"].get(kind, {})
@@ -246,13 +246,15 @@ def plot_fine_tuning(yours: dict, before: float, benchmark: dict, scratch: dict 
                 continue
             values = [np.array(per_k[k]) for k in shown]
             mean = np.array([v.mean() for v in values])
-            ax.errorbar(np.array([where[k] for k in shown]) + shift, mean,
-                        yerr=[mean - [v.min() for v in values], [v.max() for v in values] - mean],
-                        marker=marker, linestyle=line, color="0.45", capsize=3, markerfacecolor="white",
-                        label=f"benchmark, {RUN_KINDS[kind]} ({len(values[0])} seed{'s' if len(values[0]) > 1 else ''})")
+            seeds = f"{len(values[0])} seed" + ("s" if len(values[0]) > 1 else "")
+            x = np.array([where[k] for k in shown]) + shift
+            ax.errorbar(x, mean, yerr=[mean - [v.min() for v in values], [v.max() for v in values] - mean],
+                        linestyle="none", color="0.45", capsize=3)
+            ax.plot(x, mean, marker=marker, linestyle=line, color="0.45", markerfacecolor="white",
+                    label=f"benchmark, {RUN_KINDS[kind]} ({seeds})")
         for runs, marker, line, label in ((yours, "o", "-", "your run, fine-tuned"),
                                           (scratch or {}, "s", "--", "your run, from scratch, as many steps")):
-            if runs and (kinds != ["fine-tuned"] or label.endswith("fine-tuned")):
+            if runs and (ax is axes[0] or label.endswith("fine-tuned")):
                 keys = ["all" if k is None else str(k) for k in runs]
                 ax.plot([where[k] for k in keys], list(runs.values()), marker=marker, linestyle=line, color="C0",
                         markersize=8, label=label)
@@ -265,7 +267,7 @@ def plot_fine_tuning(yours: dict, before: float, benchmark: dict, scratch: dict 
     axes[0].set_title("Fine-tuned and from scratch")
     fine = [v for v in benchmark["runs"].get("fine-tuned", {}).values() for v in v] + list(yours.values()) + [before]
     axes[1].set_ylim(max(0.0, min(fine) - 0.02), 1.005)
-    axes[1].set_title("Fine-tuned, magnified")
+    axes[1].set_title("Near the top, magnified")
     handles = {}
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels()):

@@ -11,7 +11,9 @@ import pytest  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
-from resnets_course import cifar_nets, counting, numpy_blocks, plots  # noqa: E402
+from matplotlib.container import ErrorbarContainer  # noqa: E402
+
+from resnets_course import cifar_nets, counting, numpy_blocks, plots, transfer  # noqa: E402
 
 
 def _figure4():
@@ -38,20 +40,30 @@ def _history():
                                                        "val_accuracy": values}))
 
 
+def _fine_tuning():
+    runs = {"5": [0.96, 0.97, 0.98], "all": [0.97, 0.98, 0.99]}
+    benchmark = {"k": ["5", "10", "20", "all"], "before": 0.95,
+                 "runs": {"fine-tuned": runs, "from scratch, same steps": runs, "from scratch": runs}}
+    return transfer.plot_fine_tuning({5: 0.97, None: 0.98}, 0.95, benchmark, {None: 0.9})
+
+
 def _cue(handle) -> tuple:
-    """What tells a legend entry apart other than its colour."""
+    """What tells a legend entry apart other than its colour (a hollow marker is a shape, not a colour)."""
+    if isinstance(handle, ErrorbarContainer):
+        handle = handle.lines[0]
     if isinstance(handle, Line2D):
-        return ("line", handle.get_linestyle(), handle.get_marker())
+        hollow = str(handle.get_markerfacecolor()) in ("white", "none")
+        return ("line", handle.get_linestyle(), handle.get_marker(), hollow)
     if isinstance(handle, Patch):
         return ("patch", handle.get_hatch() or "")
     return (type(handle).__name__,)
 
 
-@pytest.mark.parametrize("draw", [_figure4, _family, _degradation, _history], ids=lambda f: f.__name__[1:])
+@pytest.mark.parametrize("draw", [_figure4, _family, _degradation, _history, _fine_tuning], ids=lambda f: f.__name__[1:])
 def test_legend_entries_differ_in_more_than_colour(draw):
     fig = draw()
     try:
-        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None]
+        legends = [ax.get_legend() for ax in fig.axes if ax.get_legend() is not None] + list(fig.legends)
         assert legends, "the figure has no legend"
         for legend in legends:
             handles = legend.legend_handles

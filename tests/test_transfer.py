@@ -124,7 +124,8 @@ def test_train_from_scratch_trains_every_layer_with_notebook_04s_recipe():
     from resnets_course import transfer
 
     source, cell = inspect.getsource(transfer.train_from_scratch), recipe_cell()
-    for setting in ("CosineDecay(2e-3", "label_smoothing=0.1", "layer.momentum = 0.9", "start_blocks_as_identity(model)"):
+    settings = ("CosineDecay(2e-3", "label_smoothing=0.1", "layer.momentum = 0.9", "start_blocks_as_identity(model)")
+    for setting in settings:
         assert setting in source and setting in cell, setting
     assert "BATCH_SIZE = 16" in cell and transfer.BATCH_SIZE == 16
     model, prepare, x, y = _tiny_run()

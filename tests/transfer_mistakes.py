@@ -56,6 +56,8 @@ MISTAKES = [
      "barely move"),
     ("sparse_loss", [('loss="categorical_crossentropy"', 'loss="sparse_categorical_crossentropy"')],
      "compile with loss='categorical_crossentropy'"),
+    ("nothing_written", [(LOOP, ""), (COMPILE, "")],
+     "changed nothing"),
     ("forgot_return", [("    return model\n", "")],
      "returned None"),
     ("rate_placeholder_left", [("FINE_TUNING_LEARNING_RATE = 1e-4", "FINE_TUNING_LEARNING_RATE = None")],

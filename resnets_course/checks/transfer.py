@@ -102,6 +102,7 @@ def _learning_rate(optimizer) -> float | None:
 def _judge(prepare_fine_tuning, model, compiled_before: bool):
     names = [layer.name for layer in model.layers]
     before_first = set(names[:names.index(FIRST_TRAINABLE)])
+    optimizer_before = getattr(model, "optimizer", None)
     try:
         returned = prepare_fine_tuning(model, FIRST_TRAINABLE, EXAMPLE_RATE)
     except CheckFailed:
@@ -124,6 +125,9 @@ def _judge(prepare_fine_tuning, model, compiled_before: bool):
     learning_part = [n for n in with_weights if n not in before_first and n not in batchnorms]
 
     # What the flags say.
+    if all(layers[n].trainable for n in with_weights) and getattr(model, "optimizer", None) is optimizer_before:
+        _fail("changed nothing: every layer is still trainable and the model was not compiled again. Please "
+              "finish the code between START CODE HERE and END CODE HERE.")
     if all(not layers[n].trainable for n in learning_part):
         if all(layers[n].trainable for n in frozen_part):
             _fail("the wrong end is frozen: the layers from `first_trainable` on are frozen and the ones before it "
@@ -212,7 +216,8 @@ def check_fine_tuning_rate(learning_rate) -> None:
     if rate >= FROM_SCRATCH_LEARNING_RATE / 4:
         raise CheckFailed(f"FINE_TUNING_LEARNING_RATE is {rate:g}, about as high as training from scratch "
                           f"(notebook 04 started at {FROM_SCRATCH_LEARNING_RATE:g}). Steps that large would throw away "
-                          "much of what the model learned in its first few updates: fine-tune at about a tenth or less.")
+                          "much of what the model learned in its first few updates: fine-tune at a tenth to a "
+                          "hundredth of it.")
     if rate < FROM_SCRATCH_LEARNING_RATE / 1000:
         raise CheckFailed(f"FINE_TUNING_LEARNING_RATE is {rate:g}, a thousandth of the from-scratch rate or less: "
                           "in a few epochs the weights would barely move. Fine-tune at about a tenth to a "
