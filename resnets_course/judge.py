@@ -80,7 +80,10 @@ SUSPICIOUS = re.compile(r"\b(?:check_\w+|block_checks|resnet_checks|family_check
                         r"__import__|os\.environ|environ|RESNETS_QUICK|sys\.stdout|sys\.stderr|__globals__|__code__|"
                         r"co_filename|__closure__|__subclasses__|__dict__|f_globals|f_back|_getframe|__file__|"
                         r"subprocess|threading|_thread|Timer|signal|ctypes|inspect|os\.system|os\.kill)\b|"
-                        r"\b(?:open|exec|eval|compile|read_text|read_bytes|write_text|write_bytes)(?=\()")
+                        # Python's own open, exec, eval and compile, not a method of the same name (Keras's
+                        # model.compile, which notebook 06's exercise calls); files' read and write methods
+                        r"(?<![\w.])(?:open|exec|eval|compile)(?=\()|\b(?:io|os)\.open(?=\()|"
+                        r"\b(?:read_text|read_bytes|write_text|write_bytes)(?=\()")
 
 
 #: What of the judge's environment a sandboxed kernel gets (it gets nothing else): quick mode and thread counts.

@@ -185,3 +185,13 @@ def test_the_checks_hint_leads_where_the_printed_output_differs_too(tmp_path):
         differs += judge.DIFFERS in first and first.index(judge.DIFFERS) > first.index(hints[mistake])
     assert differs >= 1, "no mistake changed the printed numbers: the test shows nothing"
     assert log.index(hints["relu_before_add"]) < log.index(judge.DIFFERS)
+
+
+@pytest.mark.parametrize("source, flagged", [("model.compile(optimizer=keras.optimizers.Adam(1e-4))", ""),
+                                             ("code = compile(text, 'x', 'exec')", "compile"),
+                                             ("exec(text)", "exec"), ("open('answers.json')", "open"),
+                                             ("os.open('answers.json', 0)", "os.open"),
+                                             ("Path('a').read_text()", "read_text")])
+def test_review_flags_pythons_own_compile_not_kerass(source, flagged):
+    """Notebook 06's exercise calls model.compile: a correct submission is not flagged for review for it."""
+    assert judge._suspicious(source) == (f"graded code uses {flagged}" if flagged else "")
