@@ -22,17 +22,18 @@ from __future__ import annotations
 
 import argparse
 import json
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
-from bench.course import apply_recipe, course_resnet50, finish_training, signs_for_training
+from bench.course import NOTEBOOKS, apply_recipe, course_resnet50, finish_training, signs_for_training
 from bench.machine import describe_machine, results_path
 from bench.recipe_ablation import cross_entropy
 from resnets_course import transfer
 from resnets_course.transfer import first_layer_of_stage, photos_per_sign
-from resnets_utils import (REPO, augmented_batches, check_environment, load_real_photos, predict_with_mirror_image,
-                           test_batches)
+from resnets_utils import (REPO, augmented_batches, check_environment, import_exercise, load_real_photos,
+                           predict_with_mirror_image)
 
 CACHE = REPO / "build" / "bench"
 STAGES = ["head", 5, 4, 2]
@@ -41,13 +42,10 @@ KS = [5, 10, 20, None]
 BATCH = 16
 
 
+@lru_cache(maxsize=None)
 def prepare_fine_tuning():
     """The reference solution of notebook 06's exercise: its graded cell."""
-    from tests.transfer_mistakes import SOLUTION
-
-    namespace = {}
-    exec("import keras\n" + SOLUTION, namespace)
-    return namespace["prepare_fine_tuning"]
+    return import_exercise("06_transfer_learning.ipynb", "prepare_fine_tuning", folder=NOTEBOOKS)
 
 
 def augmentation():
@@ -223,6 +221,7 @@ def main(argv=None):
     if args.sweep:
         test = real("test")
         draws = {(seed, k): photos_per_sign(x, y, k, seed) for seed in args.seeds for k in KS}
+        first = first_layer_of_stage(model, CHOSEN["stage"])
         for seed in args.seeds:
             for k in KS:
                 key = {"kind": "fine-tuned", "k": k, "seed": seed, **CHOSEN}
@@ -230,7 +229,6 @@ def main(argv=None):
                     continue
                 print(f"  seed {seed}, k={k}: fine-tuned", flush=True)
                 xk, yk = draws[seed, k]
-                first = first_layer_of_stage(model, CHOSEN["stage"])
                 seconds = transfer.fine_tune(model, start, prepare_fine_tuning(), first, CHOSEN["rate"], xk,
                                              np.eye(6, dtype=np.float32)[yk], augment, CHOSEN["steps"], seed)
                 runs.append({"key": key, "first_trainable": first, "seconds": round(seconds, 1), "photos": len(xk),

@@ -4,22 +4,11 @@ fine-tune), each with the hint its check (resnets_course.checks.transfer) must g
 ``SOLUTION`` is the graded cell's code as notebook 06 holds it; each mistake is a list of edits of it
 (old text, new text), applied by tests/block_mistakes.py's ``apply``.
 """
-import json
-from pathlib import Path
-
 from tests.block_mistakes import apply  # noqa: F401 - the catalogues share it
+from tests.notebook_tools import NOTEBOOKS, graded_source, read
 
 NOTEBOOK = "06_transfer_learning.ipynb"
-
-
-def _graded_cell() -> str:
-    cells = json.loads((Path(__file__).resolve().parent.parent / "notebooks" / NOTEBOOK).read_text())["cells"]
-    [source] = ["".join(c["source"]) for c in cells if c.get("metadata", {}).get("exercise") == "prepare_fine_tuning"
-                and "graded" in c["metadata"].get("tags", [])]
-    return source + "\n"
-
-
-SOLUTION = _graded_cell()
+SOLUTION = graded_source(read(NOTEBOOKS / NOTEBOOK), "prepare_fine_tuning") + "\n"
 
 LOOP = """    for i, layer in enumerate(model.layers):
         if isinstance(layer, keras.layers.BatchNormalization):
