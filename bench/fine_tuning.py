@@ -3,6 +3,7 @@ validation split, and then the value of pretraining, k photos per sign at a time
 
     python -m bench.fine_tuning --choose              # which stage to start from, which rate, how many epochs
     python -m bench.fine_tuning --sweep --seeds 1 2 3  # fine-tuned and from scratch, k = 5, 10, 20 and all
+    python -m bench.fine_tuning --other PHOTOS --seeds 1 2 3   # photos from another source, before and after
 
 The model fine-tuned is notebook 04's, trained with its recipe (data-order seed 1) by bench.time_to_accuracy's
 code and kept in build/bench/ (or ``--model PATH``, e.g. the file notebook 04 saved). Each run starts from
@@ -17,10 +18,20 @@ the test split. ``--sweep`` then fine-tunes with the chosen settings on k photos
 seed), and trains the same network from scratch with notebook 04's recipe on the same photos; both are
 read once on the real test split. Results go to bench/results/fine_tuning-<machine>.json, run by run (an
 interrupted run resumes).
+
+``--other PHOTOS`` asks whether what fine-tuning learns from one set of photographs carries over to photos
+taken elsewhere, of other hands. PHOTOS is any set ``load_photo_set`` reads (a folder per sign, or a SIGNS
+.h5 file such as the original assignment's test_signs.h5), never in the repository. For each seed, notebook
+04's model trained with that data-order seed (kept in build/bench/) reads them, is fine-tuned on the whole
+pool as notebook 06 does (the same seed), and reads them again; the real validation and test splits are read
+beside them, before and after, so that the run also shows what fine-tuning does to models other than seed 1's.
+Results go to bench/results/other_photos-<machine>.json with the file's SHA-256, so that a reader can tell
+which set was read.
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +42,7 @@ from bench.course import NOTEBOOKS, apply_recipe, course_resnet50, finish_traini
 from bench.machine import describe_machine, results_path
 from bench.recipe_ablation import cross_entropy
 from resnets_course import transfer
+from resnets_course.errors import CourseError
 from resnets_course.transfer import first_layer_of_stage, photos_per_sign
 from resnets_utils import (REPO, augmented_batches, check_environment, import_exercise, load_real_photos,
                            predict_with_mirror_image)
@@ -65,15 +77,15 @@ def trained_with_recipe(x, y1, seed: int, validation=None):
     return ns["model"]
 
 
-def pretrained_model(path: Path | None):
-    """Notebook 04's model, trained with its recipe on seed 1 (cached), or the file at ``path``."""
+def pretrained_model(path: Path | None, seed: int = 1):
+    """Notebook 04's model, trained with its recipe on data-order ``seed`` (cached), or the file at ``path``."""
     import keras
 
-    path = path or CACHE / "resnet50_signs-seed1.keras"
+    path = path or CACHE / f"resnet50_signs-seed{seed}.keras"
     if not path.exists():
-        print(f"training notebook 04's model (seed 1) for {path}", flush=True)
+        print(f"training notebook 04's model (seed {seed}) for {path}", flush=True)
         (x_train, y_train), validation, _ = signs_for_training()
-        model = trained_with_recipe(x_train, y_train, seed=1, validation=validation)
+        model = trained_with_recipe(x_train, y_train, seed=seed, validation=validation)
         path.parent.mkdir(parents=True, exist_ok=True)
         keras.Model(model.inputs, model.outputs, name=model.name).save(path)
     return keras.models.load_model(path)
@@ -88,6 +100,13 @@ def read(model, x, y) -> dict:
     """Accuracy and plain cross-entropy of ``model`` on (x, y), each image averaged with its mirror image."""
     p = predict_with_mirror_image(model, x, 64)
     return {"accuracy": round(float((p.argmax(axis=1) == y).mean()), 4), "loss": round(cross_entropy(p, y), 4)}
+
+
+def read_by_sign(model, x, y) -> dict:
+    """``read`` and, for each sign, how many of its photos were read right."""
+    p = predict_with_mirror_image(model, x, 64).argmax(axis=1)
+    return {**read(model, x, y), "correct_by_sign": [int((p[y == s] == s).sum()) for s in range(6)],
+            "photos_by_sign": [int((y == s).sum()) for s in range(6)]}
 
 
 def fine_tune(model, start, stage, rate, x, y1, epochs, seed, augment, validation=None) -> dict:
@@ -168,6 +187,56 @@ def sweep_table(runs: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def other_photos_table(photos: dict, runs: list[dict]) -> str:
+    """The --other runs as a Markdown table: for each training seed of notebook 04's model, the other photos'
+    accuracy (and correct per sign) read by that model and by it fine-tuned as notebook 06 does, and the real
+    validation and test splits' accuracy before and after."""
+    def cell(r):
+        return f"{r['accuracy']:.3f} ({', '.join(map(str, r['correct_by_sign']))})"
+
+    lines = [f"{photos['photos']} photos ({photos['name']}, SHA-256 {photos['sha256'][:12]}…), correct per sign "
+             f"of {', '.join(map(str, runs[0]['notebook 04']['other']['photos_by_sign']))}:", "",
+             "| 04's seed | other photos: 04's model | fine-tuned | real validation: 04's, fine-tuned "
+             "| real test: 04's, fine-tuned |",
+             "|---|---|---|---|---|"]
+    for r in runs:
+        before, after = r["notebook 04"], r["fine-tuned"]
+        lines.append(f"| {r['seed']} | {cell(before['other'])} | {cell(after['other'])} | "
+                     f"{before['validation']['accuracy']:.3f}, {after['validation']['accuracy']:.3f} | "
+                     f"{before['test']['accuracy']:.3f}, {after['test']['accuracy']:.3f} |")
+    return "\n".join(lines)
+
+
+def read_other_photos(photos: Path, seeds: list[int]) -> None:
+    """--other: notebook 04's model of each seed, and it fine-tuned on the whole pool, read ``photos``."""
+    from resnets_course.data import load_photo_set
+
+    other = load_photo_set(photos)
+    described = {"name": photos.name, "photos": len(other[1]),
+                 "sha256": hashlib.sha256(photos.read_bytes()).hexdigest() if photos.is_file() else None}
+    other = ((other[0] / 255.0).astype(np.float32), other[1])
+    path = results_path("other_photos")
+    runs = []
+    x, _, y1 = real("train")
+    test, validation = real("test")[:2], real("validation")[:2]
+    augment = augmentation()
+    for seed in seeds:
+        model = pretrained_model(None, seed)
+        first = first_layer_of_stage(model, CHOSEN["stage"])
+        run = {"seed": seed, "notebook 04": {"other": read_by_sign(model, *other), "test": read(model, *test),
+                                             "validation": read(model, *validation)}}
+        print(f"  seed {seed}: notebook 04's model {run['notebook 04']}; fine-tuning", flush=True)
+        seconds = transfer.fine_tune(model, model.get_weights(), prepare_fine_tuning(), first, CHOSEN["rate"],
+                                     x, y1, augment, CHOSEN["steps"], seed)
+        run["fine-tuned"] = {"other": read_by_sign(model, *other), "test": read(model, *test),
+                             "validation": read(model, *validation), "seconds": round(seconds, 1), **CHOSEN}
+        runs.append(run)
+        path.write_text(json.dumps({"machine": describe_machine(), "photos": described, "runs": runs}, indent=1)
+                        + "\n")
+    print(other_photos_table(described, runs))
+    print(f"wrote {path}")
+
+
 def save(runs: list[dict], path: Path) -> None:
     path.write_text(json.dumps({"machine": describe_machine(), "batch": BATCH, "runs": runs}, indent=1) + "\n")
 
@@ -181,6 +250,8 @@ def main(argv=None):
     parser.add_argument("--stages", nargs="+", default=[str(s) for s in STAGES])
     parser.add_argument("--rates", type=float, nargs="+", default=RATES)
     parser.add_argument("--model", type=Path)
+    parser.add_argument("--other", type=Path, metavar="PHOTOS",
+                        help="photos from another source (a folder per sign or a SIGNS .h5 file), not in the repo")
     parser.add_argument("--table", action="store_true", help="print the committed --choose runs and stop")
     parser.add_argument("--export", action="store_true",
                         help="write the committed sweep to resnets_course/fine_tuning_benchmark.json and stop")
@@ -197,6 +268,12 @@ def main(argv=None):
         print(f"wrote {transfer.BENCHMARK}")
         return
     check_environment()
+    if args.other:
+        try:
+            read_other_photos(args.other, args.seeds)
+        except CourseError as e:   # a photo set that is missing or not of the signs: say so, no traceback
+            raise SystemExit(str(e)) from None
+        return
     runs = json.loads(path.read_text())["runs"] if path.exists() else []
     done = {json.dumps(r["key"]) for r in runs}
     model = pretrained_model(args.model)

@@ -279,3 +279,23 @@ def test_bench_readme_and_notebook_06_hold_the_committed_sweep():
     assert tuned and all({k: r["key"][k] for k in CHOSEN} == CHOSEN for r in tuned)
     notebook = (machine.RESULTS.parent.parent / "notebooks" / "06_transfer_learning.ipynb").read_text()
     assert "first_layer_of_stage(model, 4)" in notebook and "STEPS = 120" in notebook
+
+
+def test_bench_readme_holds_the_other_photos_runs():
+    """bench/README's table of photos from another source is the committed result file's; the runs fine-tuned
+    with notebook 06's settings, on notebook 04's models of several training seeds; and that set of photos is
+    not in the repository (a file with its SHA-256 is nowhere in it)."""
+    import hashlib
+
+    from bench.fine_tuning import CHOSEN, other_photos_table
+
+    measured = json.loads((machine.RESULTS / "other_photos-intel-xeon-2t.json").read_text())
+    assert other_photos_table(measured["photos"], measured["runs"]) in (machine.RESULTS.parent / "README.md").read_text()
+    assert [r["seed"] for r in measured["runs"]] == [1, 2, 3, 4, 5]
+    assert all({k: r["fine-tuned"][k] for k in CHOSEN} == CHOSEN for r in measured["runs"])
+    trained = json.loads((machine.RESULTS / "time_to_accuracy-amd-epyc-2t.json").read_text())["runs"]
+    assert [r["notebook 04"]["test"]["accuracy"] for r in measured["runs"]] == [r["real_test_accuracy"] for r in trained], \
+        "the models fine-tuned are not the ones bench.time_to_accuracy trained (bench/README says they are)"
+    repo = machine.RESULTS.parent.parent
+    shipped = {hashlib.sha256(p.read_bytes()).hexdigest() for p in repo.glob("datasets/**/*") if p.is_file()}
+    assert measured["photos"]["sha256"] not in shipped, "the photos from another source must not be in the repository"
