@@ -317,8 +317,9 @@ def read_photos(photos, models: dict) -> list[dict]:
 def photos_table(rows: list[dict]) -> str:
     """What read_photos found, one line per model: the accuracy and, for each sign, correct of how many."""
     signs = sorted({s for r in rows for s in r["per_sign"]})
-    lines = [f"{'model':38} {'accuracy':>9}  " + "  ".join(f"sign {s:<6}" for s in signs)]
+    width = max(len("model"), *(len(r["model"]) for r in rows))   # a file's path can be long
+    lines = [f"{'model':{width}} {'accuracy':>9}  " + "  ".join(f"sign {s:<6}" for s in signs)]
     for r in rows:
-        lines.append(f"{r['model']:38} {r['accuracy']:9.3f}  " + "  ".join(
+        lines.append(f"{r['model']:{width}} {r['accuracy']:9.3f}  " + "  ".join(
             f"{'%d/%d' % r['per_sign'][s]:<11}" if s in r["per_sign"] else f"{'-':<11}" for s in signs))
     return "\n".join(lines)

@@ -165,6 +165,8 @@ def test_a_set_of_photos_is_read_by_every_saved_model_sign_by_sign(tmp_path, cap
     assert read_photos.main([str(photos), "--model", str(tmp_path / "always_3.keras")]) == 0
     out = capsys.readouterr().out
     assert "4 photos" in out and "0.500" in out and "0/2" in out and "2/2" in out
+    header, row = out.splitlines()[1:3]   # a model's path longer than the column's usual width still lines up
+    assert len(str(tmp_path / "always_3.keras")) > 38 and header.index("sign 0") == row.index("0/2")
 
     for bad, message in ((tmp_path / "empty", "holds no photos"), (tmp_path / "x.h5", "neither a folder")):
         if bad.suffix != ".h5":
