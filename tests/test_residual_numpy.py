@@ -148,8 +148,10 @@ def test_findings_can_fail():
 
 def test_degradation_counts_of_the_stable_nets_match_the_committed_result():
     """The benchmark's per-seed results (bench/results/numpy_experiments-*.json) are the course's code's: seeds 1..10
-    of the nets whose training does not depend on the CPU's rounding give the same counts here. (The deep plain
-    net's and the He-initialised residual net's do, so they are not compared.)"""
+    of the nets whose training does not depend on the CPU's rounding give the same counts here, and the same final
+    loss wherever a run fitted. (The deep plain net's and the He-initialised residual net's do, so they are not
+    compared. Nor is the final loss of a run that never fitted: on its plateau the rounding shows; seed 7 of the
+    zero-start residual net ends at 0.0248 on the AMD EPYC that committed the file, 0.0218 on an Intel Xeon.)"""
     import json
     from pathlib import Path
 
@@ -160,7 +162,12 @@ def test_degradation_counts_of_the_stable_nets_match_the_committed_result():
     for name, losses in runs.items():
         rows = [row for row in committed["runs"][name] if row["seed"] <= 10]
         assert [row["first_below_0.01"] for row in rows] == rn.first_step_below(losses, 0.01), name
-        assert np.allclose([row["final_loss"] for row in rows], losses[:, -100:].mean(axis=1), rtol=0.01), name
+        fitted = np.array([row["first_below_0.01"] is not None for row in rows])
+        final = losses[:, -100:].mean(axis=1)
+        assert fitted.sum() >= 5, name   # most runs are compared to the digit, not just their side of 0.01
+        assert np.allclose([row["final_loss"] for row in rows if row["first_below_0.01"] is not None], final[fitted],
+                           rtol=0.01), name
+        assert all(row["final_loss"] >= 0.01 for row in rows if row["first_below_0.01"] is None) and all(final[~fitted] >= 0.01), name
 
 
 def test_degradation_counts_can_fail():
