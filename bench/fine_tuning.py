@@ -43,7 +43,7 @@ from bench.machine import describe_machine, results_path
 from bench.recipe_ablation import cross_entropy
 from resnets_course import transfer
 from resnets_course.errors import CourseError
-from resnets_course.transfer import first_layer_of_stage, photos_per_sign
+from resnets_course.transfer import correct_per_sign, first_layer_of_stage, photos_per_sign
 from resnets_utils import (REPO, augmented_batches, check_environment, import_exercise, load_real_photos,
                            predict_with_mirror_image)
 
@@ -96,17 +96,22 @@ def real(split: str):
     return (x / 255.0).astype(np.float32), y, np.eye(6, dtype=np.float32)[y]
 
 
-def read(model, x, y) -> dict:
-    """Accuracy and plain cross-entropy of ``model`` on (x, y), each image averaged with its mirror image."""
-    p = predict_with_mirror_image(model, x, 64)
+def scores(p, y) -> dict:
+    """Accuracy and plain cross-entropy of the class probabilities ``p`` against the labels ``y``."""
     return {"accuracy": round(float((p.argmax(axis=1) == y).mean()), 4), "loss": round(cross_entropy(p, y), 4)}
 
 
+def read(model, x, y) -> dict:
+    """Accuracy and plain cross-entropy of ``model`` on (x, y), each image averaged with its mirror image."""
+    return scores(predict_with_mirror_image(model, x, 64), y)
+
+
 def read_by_sign(model, x, y) -> dict:
-    """``read`` and, for each sign, how many of its photos were read right."""
-    p = predict_with_mirror_image(model, x, 64).argmax(axis=1)
-    return {**read(model, x, y), "correct_by_sign": [int((p[y == s] == s).sum()) for s in range(6)],
-            "photos_by_sign": [int((y == s).sum()) for s in range(6)]}
+    """``read`` and, for each sign, how many of its photos were read right (one prediction of the set)."""
+    p = predict_with_mirror_image(model, x, 64)
+    per_sign = correct_per_sign(p.argmax(axis=1), y)
+    return {**scores(p, y), "correct_by_sign": [per_sign.get(s, (0, 0))[0] for s in range(6)],
+            "photos_by_sign": [per_sign.get(s, (0, 0))[1] for s in range(6)]}
 
 
 def fine_tune(model, start, stage, rate, x, y1, epochs, seed, augment, validation=None) -> dict:

@@ -296,6 +296,11 @@ def read_saved_model(path: Path):
     return keras.Model(model.inputs[0], model.outputs[0], name=model.name)
 
 
+def correct_per_sign(predicted, y) -> dict[int, tuple[int, int]]:
+    """For each sign in ``y``: how many of its photos were ``predicted`` right, and of how many."""
+    return {int(s): (int((predicted[y == s] == s).sum()), int((y == s).sum())) for s in np.unique(y)}
+
+
 def read_photos(photos, models: dict) -> list[dict]:
     """Read a set of photographs (``load_photo_set``: a folder with a subfolder per sign, or a SIGNS .h5 file)
     with each saved model of ``models`` (name -> file), each photo as it is and mirrored. For each model: its
@@ -308,9 +313,8 @@ def read_photos(photos, models: dict) -> list[dict]:
     for name, path in models.items():
         model = read_saved_model(Path(path))
         predicted = predict_with_mirror_image(model, x / 255.0).argmax(axis=1)
-        per_sign = {int(s): (int((predicted[y == s] == s).sum()), int((y == s).sum())) for s in np.unique(y)}
         rows.append({"model": name, "file": str(path), "photos": len(y),
-                     "accuracy": float((predicted == y).mean()), "per_sign": per_sign})
+                     "accuracy": float((predicted == y).mean()), "per_sign": correct_per_sign(predicted, y)})
     return rows
 
 

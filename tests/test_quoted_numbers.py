@@ -309,9 +309,8 @@ def hidden_cost() -> set:
 
 def suite_time() -> set:
     """The manual's time of the test suite: one quiet .ci/run, recorded by bench.suite_time (the clock is no test)."""
-    machines = {"AMD EPYC": "amd-epyc-2t", "Intel Xeon": "intel-xeon-2t"}   # as the manual names them
     [m] = find(DOCS, r"passed (\d+) tests in\s+([\d.]+) minutes on a 2-core (AMD EPYC|Intel Xeon)")
-    run = result("suite_time", machines[m.group(3)])
+    run = result("suite_time", m.group(3).lower().replace(" ", "-") + "-2t")   # bench.machine's file name
     assert (int(m.group(1)), float(m.group(2))) == (run["passed"], round(run["seconds"] / 60, 1)), m.groups()
     from bench.suite_time import LIMIT_MINUTES
 
@@ -531,12 +530,20 @@ def real_test_photos() -> set:
     return {(where, g) for g in m.groups()[:5]} | {(DOCS, f"{g}%") for g in d.groups()[1:4]}
 
 
+def f3(value: float) -> str:
+    return f"{value:.3f}"
+
+
+def real_test_photos_right(accuracy: float) -> int:
+    """How many of the real test split's 324 photos an accuracy is."""
+    return round(324 * accuracy)
+
+
 def transfer_learning() -> set:
     """Notebook 06's numbers: notebook 04's real-photo results (bench.time_to_accuracy), the choices of
     bench.fine_tuning --choose, and its sweep (the committed runs, which notebook 06 also plots)."""
     where = "06_transfer_learning"
     covered = set()
-    f3 = lambda v: f"{v:.3f}"
     runs_04 = result("time_to_accuracy", NUMPY_MACHINE)["runs"]
     real = [r["real_test_accuracy"] for r in runs_04]
     rendered = [r["final_test_accuracy"] for r in runs_04]
@@ -570,7 +577,7 @@ def transfer_learning() -> set:
     before = start["test"]["accuracy"]
     tuned = [a for k in (5, 10, 20, None) for a in test("fine-tuned", k)]
     better = sum(a > before for a in tuned)
-    photos = lambda a: round(324 * a)
+    photos = real_test_photos_right
     tuned5, tuned_all = test("fine-tuned", 5), test("fine-tuned", None)
     [m] = find(where, r"fine-tuned one model, notebook 04's seed 1, which read (\d+) of the (\d+) test photos right before\. "
                       r"On 5 photos per sign its three seeds read (\d+) to (\d+) \((0\.\d{3}) to (0\.\d{3})\), on the whole "
@@ -624,9 +631,8 @@ def other_photos() -> set:
     measured = result("other_photos")
     runs = measured["runs"]
     assert [r["seed"] for r in runs] == [1, 2, 3, 4, 5] and measured["photos"]["photos"] == 120
-    f3 = lambda v: f"{v:.3f}"
     acc = lambda when, split: [r[when][split]["accuracy"] for r in runs]
-    photos = lambda a: round(324 * a)
+    photos = real_test_photos_right
     other_before, other_after = acc("notebook 04", "other"), acc("fine-tuned", "other")
     test_before, test_after = acc("notebook 04", "test"), acc("fine-tuned", "test")
     gains = {r["seed"]: photos(a) - photos(b) for r, b, a in zip(runs, test_before, test_after)}
